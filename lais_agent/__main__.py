@@ -1,0 +1,5 @@
+"""``python -m lais_agent`` runs the daemon."""
+
+from lais_agent.daemon.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The D-Bus boundary: thin objects, the authorization gate, wire conversion."""

@@ -1,0 +1,77 @@
+"""``org.localaistack.Agent1.Manager`` at ``/org/localaistack/Agent1``.
+
+Thin: each member converts and calls one service. Authorization happened
+before (see ``gate.py``); errors are translated by ``translate_errors``.
+The ``a{sv}`` trees are documented key by key in docs/dbus-api.md.
+"""
+
+# No "from __future__ import annotations": dbus-fast reads these annotations at runtime.
+
+import os
+import socket
+import time
+
+from dbus_fast import Variant
+from dbus_fast.annotations import DBusBool, DBusDict, DBusStr
+from dbus_fast.constants import PropertyAccess
+from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
+
+from lais_agent import __version__, names
+from lais_agent.bus.errors import translate_errors
+from lais_agent.bus.wire import to_vardict
+from lais_agent.control.hardware import HardwareService, significant_change
+from lais_agent.control.status import AgentStatus, summarize
+from lais_agent.hardware.profile import HardwareProfile
+
+
+def hardware_vardict(profile: HardwareProfile) -> dict[str, Variant]:
+    return to_vardict(profile, total_vram_bytes=Variant("x", profile.total_vram_bytes))
+
+
+class ManagerInterface(ServiceInterface):
+    def __init__(self, hardware: HardwareService) -> None:
+        super().__init__(names.MANAGER_IFACE)
+        self._hardware = hardware
+        self._started_wall = time.time()
+        self._started_mono = time.monotonic()
+        hardware.subscribe(self._on_hardware_changed)
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Version(self) -> DBusStr:
+        return __version__
+
+    @dbus_property(access=PropertyAccess.READ)
+    def Hostname(self) -> DBusStr:
+        return socket.gethostname()
+
+    @dbus_method()
+    @translate_errors
+    async def GetHardware(self) -> DBusDict:
+        return hardware_vardict(await self._hardware.profile())
+
+    @dbus_method()
+    @translate_errors
+    async def GetStatus(self) -> DBusDict:
+        status = AgentStatus(
+            version=__version__,
+            pid=os.getpid(),
+            uptime_seconds=round(time.monotonic() - self._started_mono, 3),
+            started_at_unix=self._started_wall,
+            hostname=socket.gethostname(),
+            hardware=summarize(await self._hardware.profile()),
+        )
+        return to_vardict(status)
+
+    @dbus_method()
+    @translate_errors
+    async def RefreshHardware(self) -> DBusBool:
+        before = self._hardware.current
+        after = await self._hardware.refresh()
+        return before is not None and significant_change(before, after)
+
+    @dbus_signal()
+    def HardwareChanged(self, hardware: DBusDict) -> DBusDict:
+        return hardware
+
+    def _on_hardware_changed(self, profile: HardwareProfile) -> None:
+        self.HardwareChanged(hardware_vardict(profile))

@@ -1,0 +1,1 @@
+"""Control layer: what the agent knows and decides. No D-Bus here."""

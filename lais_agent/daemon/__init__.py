@@ -1,0 +1,1 @@
+"""The lais-agent process: wiring, lifecycle, logging, systemd integration."""

@@ -1,0 +1,1 @@
+"""Hardware detection: a typed HardwareProfile probed from injectable roots."""
