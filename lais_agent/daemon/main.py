@@ -80,6 +80,11 @@ async def _watchdog(notifier: Notifier, interval: float) -> None:
 
 async def serve(args: argparse.Namespace) -> int:
     notifier = Notifier()
+    # Signal handlers first: a SIGTERM right after the name appears must still be clean.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     address = args.bus or None
     try:
         bus = await MessageBus(bus_address=address, bus_type=BusType.SYSTEM).connect()
@@ -110,10 +115,6 @@ async def serve(args: argparse.Namespace) -> int:
     )
     notifier.send(READY="1", STATUS="serving on the bus; probing hardware")
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     tasks: set[asyncio.Task[object]] = set()
 
     async def first_probe() -> object:

@@ -1,0 +1,96 @@
+"""laisctl entry point: commands parse arguments, call the agent, print.
+
+Start-up stays light: click plus libdbus, imported only when a command runs.
+Exit codes are those of ``lais_agent.errors`` (documented in docs/laisctl.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from lais_agent import __version__
+from lais_agent.errors import LaisError
+
+if TYPE_CHECKING:
+    from lais_agent.cli.client import AgentClient
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(error: LaisError) -> None:
+    click.echo(f"laisctl: {error.message}", err=True)
+    if error.hint:
+        click.echo(f"  hint: {error.hint}", err=True)
+    sys.exit(error.exit_code)
+
+
+def _client(ctx: click.Context) -> AgentClient:
+    from lais_agent.cli.client import AgentClient  # noqa: PLC0415 - keep --help fast
+
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+    return AgentClient(obj.get("bus"), interactive=obj.get("interactive", False))
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print stable JSON.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    __version__, "--version", "-V", prog_name="laisctl", message="%(prog)s %(version)s"
+)
+@click.option(
+    "--bus",
+    metavar="ADDRESS",
+    envvar="LAIS_BUS_ADDRESS",
+    help="D-Bus address of the agent's bus (default: the system bus).",
+)
+@click.option(
+    "--no-ask-password",
+    is_flag=True,
+    help="Never ask for a password; fail when authentication would be needed.",
+)
+@click.pass_context
+def cli(ctx: click.Context, bus: str | None, no_ask_password: bool) -> None:  # noqa: FBT001
+    """Manage the LocalAIStack agent on this machine."""
+    ctx.ensure_object(dict)
+    ctx.obj["bus"] = bus
+    ctx.obj["interactive"] = not no_ask_password and sys.stdin.isatty()
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:  # noqa: FBT001
+    """Show the agent's version, uptime and a hardware summary."""
+    from lais_agent.cli import output  # noqa: PLC0415
+
+    data = _client(ctx).manager("GetStatus")
+    click.echo(output.to_json(data) if as_json else output.format_status(data))
+
+
+@cli.command()
+@json_option
+@click.option("--refresh", is_flag=True, help="Probe the hardware again first.")
+@click.pass_context
+def hardware(ctx: click.Context, as_json: bool, refresh: bool) -> None:  # noqa: FBT001
+    """Show the detected hardware profile (CPU, memory, storage, GPUs, OS)."""
+    from lais_agent.cli import output  # noqa: PLC0415
+
+    client = _client(ctx)
+    if refresh:
+        client.manager("RefreshHardware")
+    data = client.manager("GetHardware")
+    click.echo(output.to_json(data) if as_json else output.format_hardware(data))
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="laisctl", standalone_mode=True)
+    except LaisError as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        sys.exit(130)

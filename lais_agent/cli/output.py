@@ -1,0 +1,167 @@
+"""Human output for laisctl: sizes, durations, aligned tables. Pure functions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def size(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return "unknown"
+    amount = float(value)
+    for unit in _UNITS:
+        if abs(amount) < 1024 or unit == _UNITS[-1]:
+            return f"{amount:.0f} {unit}" if unit == "B" else f"{amount:.1f} {unit}"
+        amount /= 1024
+    raise AssertionError("unreachable")
+
+
+def duration(seconds: Any) -> str:
+    if not isinstance(seconds, int | float):
+        return "unknown"
+    total = int(seconds)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{days}d"] if days else []
+    if hours or days:
+        parts.append(f"{hours}h")
+    if minutes or hours or days:
+        parts.append(f"{minutes}min")
+    parts.append(f"{secs}s")
+    return " ".join(parts)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = [headers, *rows]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def fields(pairs: Sequence[tuple[str, str]]) -> str:
+    """Label/value lines with the values aligned."""
+    width = max((len(label) for label, _ in pairs), default=0)
+    return "\n".join(f"{label.ljust(width)}  {value}" for label, value in pairs)
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=True)
+
+
+def _or(value: Any, default: str = "unknown") -> str:
+    return default if value in (None, "") else str(value)
+
+
+def format_status(status: Mapping[str, Any]) -> str:
+    hw: Mapping[str, Any] = status.get("hardware", {})
+    gpu_names = hw.get("gpu_names") or []
+    gpus = ", ".join(gpu_names) if gpu_names else "none"
+    issues = int(hw.get("issue_count", 0))
+    return fields(
+        [
+            ("Agent", f"lais-agent {_or(status.get('version'))} on {_or(status.get('hostname'))}"),
+            (
+                "State",
+                f"running (pid {_or(status.get('pid'))}), up "
+                f"{duration(status.get('uptime_seconds'))}",
+            ),
+            ("CPU", f"{_or(hw.get('cpu_model'))}, {_or(hw.get('logical_cores'))} logical cores"),
+            ("Memory", size(hw.get("memory_total_bytes"))),
+            ("GPUs", f"{gpus} ({size(hw.get('vram_total_bytes'))} VRAM)" if gpu_names else gpus),
+            ("Issues", f"{issues}; see `laisctl hardware`" if issues else "none"),
+        ]
+    )
+
+
+def _gpu_details(gpu: Mapping[str, Any]) -> str:
+    details = []
+    if gpu.get("compute_capability"):
+        details.append(f"cc {gpu['compute_capability']}")
+    if gpu.get("mig_mode") and gpu["mig_mode"] != "unsupported":
+        details.append(f"MIG {gpu['mig_mode']}")
+    if gpu.get("nvlink_peers"):
+        details.append("NVLink→" + ",".join(gpu["nvlink_peers"]))
+    if gpu.get("render_node"):
+        details.append(gpu["render_node"])
+    return ", ".join(details)
+
+
+def format_hardware(hw: Mapping[str, Any]) -> str:
+    cpu: Mapping[str, Any] = hw.get("cpu", {})
+    mem: Mapping[str, Any] = hw.get("memory", {})
+    disk: Mapping[str, Any] = hw.get("storage", {})
+    os_: Mapping[str, Any] = hw.get("os", {})
+    sockets = cpu.get("sockets")
+    lines = [
+        (
+            "CPU",
+            f"{_or(cpu.get('model'))} ({_or(cpu.get('architecture'))}), "
+            f"{_or(sockets)} socket{'s' if sockets != 1 else ''}, "
+            f"{_or(cpu.get('physical_cores'))} cores / "
+            f"{_or(cpu.get('logical_cores'))} threads, "
+            f"{_or(cpu.get('numa_nodes'))} NUMA node(s)",
+        ),
+        ("ISA", " ".join(cpu.get("isa", [])) or "none of interest"),
+        (
+            "Memory",
+            f"{size(mem.get('total_bytes'))} total, "
+            f"{size(mem.get('available_bytes'))} available, "
+            f"swap {size(mem.get('swap_total_bytes'))}",
+        ),
+        (
+            "Model store",
+            f"{_or(disk.get('path'))} on {_or(disk.get('mount_point'))} "
+            f"({_or(disk.get('filesystem'))}, {_or(disk.get('device'))}): "
+            f"{size(disk.get('free_bytes'))} free of {size(disk.get('total_bytes'))}",
+        ),
+        ("OS", f"{_or(os_.get('pretty_name'))}, kernel {_or(os_.get('kernel'))}"),
+        (
+            "Virtualization",
+            f"{_or(os_.get('virtualization'))}; container: {_or(os_.get('container'), 'none')}",
+        ),
+        ("Secure Boot", _or(os_.get("secure_boot"))),
+    ]
+    nvidia = hw.get("nvidia")
+    if nvidia:
+        lines.append(
+            (
+                "NVIDIA driver",
+                f"{_or(nvidia.get('driver_version'))}, "
+                f"CUDA {_or(nvidia.get('cuda_driver_version'))}",
+            )
+        )
+    out = [fields(lines), ""]
+    gpus = hw.get("gpus", [])
+    if gpus:
+        rows = [
+            [
+                str(i),
+                g.get("pci_bus_id", ""),
+                g.get("vendor", ""),
+                g.get("name", ""),
+                _or(g.get("driver"), "none"),
+                size(g.get("vram_total_bytes"))
+                if g.get("vram_total_bytes") is not None
+                else "unknown",
+                _gpu_details(g),
+            ]
+            for i, g in enumerate(gpus)
+        ]
+        out.append(table(["#", "BUS ID", "VENDOR", "NAME", "DRIVER", "VRAM", "DETAILS"], rows))
+    else:
+        out.append("GPUs: none detected")
+    issues = hw.get("issues", [])
+    if issues:
+        out.append("")
+        out.append("Could not read everything:")
+        out.extend(f"  {i.get('component')}: {i.get('message')}" for i in issues)
+    return "\n".join(out)

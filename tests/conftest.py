@@ -1,0 +1,47 @@
+"""Suite-wide checks: no test may leave child processes or asyncio tasks behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+import psutil
+import pytest
+
+T = TypeVar("T")
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_processes(request: pytest.FixtureRequest) -> Iterator[None]:
+    from tests.bus.harness import OWNED
+
+    before = _children()
+    yield
+    leaked = {pid for pid in _children() - before - OWNED if psutil.pid_exists(pid)}
+    leaked = {pid for pid in leaked if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE}
+    if leaked:
+        names = [psutil.Process(pid).cmdline() for pid in leaked]
+        for pid in leaked:
+            psutil.Process(pid).kill()
+        pytest.fail(f"{request.node.nodeid} left processes behind: {names}")
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run that fails when the coroutine leaves tasks running."""
+    leftovers: list[asyncio.Task[Any]] = []
+
+    async def wrapper() -> T:
+        result = await coro
+        current = asyncio.current_task()
+        leftovers.extend(t for t in asyncio.all_tasks() if t is not current and not t.done())
+        return result
+
+    result = asyncio.run(wrapper())
+    if leftovers:
+        pytest.fail(f"asyncio tasks left behind: {leftovers}")
+    return result
