@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import dbus
 import dbus.bus
 import dbus.exceptions
 
+import dbus
 from lais_agent import names
 
 REPO = Path(__file__).resolve().parents[2]
@@ -213,8 +213,7 @@ class Agent:
 
     def stop(self) -> int:
         assert self.proc is not None
-        code = stop_process(self.proc)
-        return code
+        return stop_process(self.proc)
 
 
 def laisctl(

@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import time
 
-import dbus
 import dbus.exceptions
 import dbus.lowlevel
 import pytest
 
+import dbus
 from lais_agent import names
 from lais_agent.errors import EXIT_NOT_AUTHORIZED, NotAuthorized
 from tests.bus.harness import NOBODY, Agent, PolkitMock, PrivateBus, busctl, laisctl
@@ -151,7 +151,8 @@ def test_caller_disconnecting_mid_call_does_not_hurt_the_agent(
     slow.wait()
     polkit.set_delay(0)
     time.sleep(1.5)  # let the delayed polkit answer arrive for the vanished caller
-    assert agent.proc is not None and agent.proc.poll() is None
+    assert agent.proc is not None
+    assert agent.proc.poll() is None
     assert laisctl(bus, "status").returncode == 0
     polkit.set_allowed([names.ACTION_READ])
     assert laisctl(bus, "status", uid=NOBODY).returncode == 0

@@ -9,7 +9,6 @@ import pytest
 
 from lais_agent import __version__, names
 from lais_agent.bus.actions import METHOD_ACTIONS, PUBLIC_IFACES
-from lais_agent.errors import EXIT_UNAVAILABLE
 from tests.bus.harness import REPO, Agent, PrivateBus, busctl, laisctl
 
 pytestmark = pytest.mark.bus

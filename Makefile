@@ -1,0 +1,36 @@
+# Developer verbs. `make test` is the whole suite (what CI runs); it sets up
+# everything it needs on a fresh Debian/Ubuntu machine as root.
+SHELL := /bin/sh
+VENV = $(shell scripts/dev-env.sh)
+
+.PHONY: test unit bus lint fmt type bench env clean
+
+test:
+	scripts/run-tests.sh
+
+unit:
+	scripts/run-tests.sh tests/unit
+
+bus:
+	scripts/run-tests.sh -m bus
+
+lint:
+	$(VENV)/bin/ruff check lais_agent tests bench
+	$(VENV)/bin/ruff format --check lais_agent tests bench
+
+fmt:
+	$(VENV)/bin/ruff check --fix lais_agent tests bench
+	$(VENV)/bin/ruff format lais_agent tests bench
+
+type:
+	$(VENV)/bin/mypy
+
+bench:
+	$(VENV)/bin/python bench/run.py
+
+env:
+	@echo $(VENV)
+
+clean:
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
