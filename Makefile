@@ -3,7 +3,7 @@
 SHELL := /bin/sh
 VENV = $(shell scripts/dev-env.sh)
 
-.PHONY: test unit bus lint fmt type bench env clean
+.PHONY: test unit bus system demo demo-shell deb lint fmt type bench env clean
 
 test:
 	scripts/run-tests.sh
@@ -12,7 +12,22 @@ unit:
 	scripts/run-tests.sh tests/unit
 
 bus:
-	scripts/run-tests.sh -m bus
+	scripts/run-tests.sh tests/bus
+
+system:
+	scripts/run-tests.sh tests/system
+
+# Build the .deb, boot a disposable Debian 13, install it, tour it, tear it down.
+demo:
+	cd $(CURDIR) && $(VENV)/bin/python -m tests.system.demo
+
+# The same, but keep the machine and open a shell in it (torn down when you exit).
+demo-shell:
+	cd $(CURDIR) && $(VENV)/bin/python -m tests.system.demo --keep
+
+# Build the package for this machine's release (Debian/Ubuntu with debhelper installed).
+deb:
+	dpkg-buildpackage -b -us -uc
 
 lint:
 	$(VENV)/bin/ruff check lais_agent tests bench

@@ -28,17 +28,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import importlib.metadata
 import json
 import os
 import platform
 import pstats
+import re
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -89,6 +92,8 @@ class Plan:
     starts: int = 10
     hammer_calls: int = 50_000
     profile_calls: int = 20_000
+    quiet_cores: float = 0.3
+    quiet_wait_s: float = 120.0
 
     @classmethod
     def quick(cls) -> Plan:
@@ -102,6 +107,7 @@ class Plan:
             starts=3,
             hammer_calls=5_000,
             profile_calls=3_000,
+            quiet_wait_s=10.0,
         )
 
 
@@ -209,6 +215,22 @@ class Meter:
                 k: round(end.procs[k] - start.procs[k], 4) for k in end.procs if k in start.procs
             },
         }
+
+
+def wait_quiet(plan: Plan) -> dict[str, float]:
+    """Before a cell: wait (up to plan.quiet_wait_s) until other tenants use less than
+    plan.quiet_cores over one second. Our servers are idle then, so machine busy CPU
+    minus ours is theirs. Returns how long we waited and the last reading."""
+    start = time.monotonic()
+    while True:
+        with Meter() as meter:
+            time.sleep(1.0)
+        other = float(meter.result["other_tenants_cores"])
+        waited = time.monotonic() - start
+        if other < plan.quiet_cores or waited >= plan.quiet_wait_s:
+            if other >= plan.quiet_cores:
+                print(f"  (still {other:.2f} other cores after {waited:.0f} s)", file=sys.stderr)
+            return {"quiet_wait_s": round(waited, 1), "other_cores_before": round(other, 2)}
 
 
 # ---------------------------------------------------------------------------
@@ -513,8 +535,11 @@ async def phase_startup(agent: Side, floor: Side, plan: Plan, payload_file: Path
     if shape(floor_reply) != shape(payload):
         raise BenchError(f"floor reply shape {shape(floor_reply)} != agent {shape(payload)}")
     starts: dict[str, list[dict[str, Any]]] = {agent.label: [], floor.label: []}
+    waits: list[dict[str, float]] = []
     with Meter() as meter:
         for _, side in alternate([agent, floor], plan.starts):
+            if side is agent:
+                waits.append(await asyncio.to_thread(wait_quiet, plan))
             record = await side.start()
             record.pop("reply")
             await side.stop()
@@ -522,7 +547,7 @@ async def phase_startup(agent: Side, floor: Side, plan: Plan, payload_file: Path
     summary = {
         label: {
             key: {
-                "median": median_of(records, key),
+                "median": round(median_of(records, key), 2),
                 "min": min(r[key] for r in records),
                 "max": max(r[key] for r in records),
             }
@@ -534,6 +559,7 @@ async def phase_startup(agent: Side, floor: Side, plan: Plan, payload_file: Path
         "payload_shape": shape(payload),
         "warmup_start": {agent.label: warm, floor.label: floor_warm},
         "starts": starts,
+        "quiet_waits": waits,
         "summary": summary,
         **meter.result,
     }
@@ -547,6 +573,7 @@ async def phase_memory(agent: Side, floor: Side, plan: Plan) -> dict[str, Any]:
         record.pop("reply")
         out[side.label] = {"start": record, "after": [], "cells": []}
     for _, side in alternate([agent, floor], 2):
+        quiet = await asyncio.to_thread(wait_quiet, plan)
         bus = await connect(side.address)
         try:
             with Meter(side.tracked()) as meter:
@@ -560,7 +587,12 @@ async def phase_memory(agent: Side, floor: Side, plan: Plan) -> dict[str, Any]:
             for k, v in meter.result["cpu_s"].items()
         }
         out[side.label]["cells"].append(
-            {"calls_per_s": round(plan.hammer_calls / elapsed), **per_call, **meter.result}
+            {
+                "calls_per_s": round(plan.hammer_calls / elapsed),
+                **per_call,
+                **quiet,
+                **meter.result,
+            }
         )
     return out
 
@@ -568,9 +600,10 @@ async def phase_memory(agent: Side, floor: Side, plan: Plan) -> dict[str, Any]:
 async def phase_calls(agent: Side, floor: Side, plan: Plan) -> dict[str, Any]:
     out: dict[str, Any] = {side.label: {"latency": [], "throughput": []} for side in (agent, floor)}
     for r, side in alternate([agent, floor], plan.rounds):
+        quiet = await asyncio.to_thread(wait_quiet, plan)
         lat = await latency_cell(side.address, plan)
         tput = await throughput_cell(side.address, plan, side.tracked())
-        out[side.label]["latency"].append({"round": r, **lat})
+        out[side.label]["latency"].append({"round": r, **quiet, **lat})
         out[side.label]["throughput"].append({"round": r, **tput})
         print(
             f"  round {r} {side.label}: p50 {lat['p50_us']} us p99 {lat['p99_us']} us, "
@@ -615,33 +648,43 @@ async def phase_profile(side: Side, plan: Plan, out: Path) -> dict[str, Any]:
         await side.stop()
     stats = pstats.Stats(str(out))
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (filename, line, func), (prim, ncalls, tottime, cumtime, _callers) in raw.items():
         rows.append(
             {
                 "function": f"{_short(filename)}:{line}({func})",
                 "ncalls": ncalls,
                 "primitive": prim,
-                "tottime_us_per_call": round(tottime / plan.profile_calls * 1e6, 2),
-                "cumtime_us_per_call": round(cumtime / plan.profile_calls * 1e6, 2),
+                "tottime_us_per_request": round(tottime / plan.profile_calls * 1e6, 2),
+                "cumtime_us_per_request": round(cumtime / plan.profile_calls * 1e6, 2),
             }
         )
     total_calls = sum(r["ncalls"] for r in rows)
-    total_time = sum(r["tottime_us_per_call"] for r in rows)
+    busy = [r for r in rows if "select.epoll" not in r["function"]]
+    total_time = sum(r["tottime_us_per_request"] for r in busy)
+
+    def per_request(module: str, func: str) -> float:
+        calls: int = sum(
+            r["ncalls"] for r in rows if module in r["function"] and r["function"].endswith(func)
+        )
+        return round(calls / plan.profile_calls, 2)
+
     return {
         "requests": plan.profile_calls,
         "python_calls_per_request": round(total_calls / plan.profile_calls, 1),
         "profiled_us_per_request": round(total_time, 1),
-        "top_tottime": sorted(rows, key=lambda r: -r["tottime_us_per_call"])[:15],
+        "tasks_per_request": per_request("asyncio/base_events.py", "(create_task)"),
+        "loop_callbacks_per_request": per_request("asyncio/events.py", "(_run)"),
+        "top_tottime": sorted(rows, key=lambda r: -r["tottime_us_per_request"])[:15],
         "top_ncalls": sorted(rows, key=lambda r: -r["ncalls"])[:15],
     }
 
 
 def _short(filename: str) -> str:
-    for marker in ("site-packages/", "lib/python3", "/work/main/"):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
-    return filename
+    """Paths relative to site-packages, the stdlib or the checkout."""
+    if filename.startswith(str(REPO) + "/"):
+        return filename[len(str(REPO)) + 1 :]
+    return re.sub(r"^.*/(site-packages|dist-packages|lib/python3\.\d+)/", "", filename)
 
 
 def timed_run(argv: Sequence[str], env: Mapping[str, str], expect: str = "") -> float:
@@ -655,15 +698,18 @@ def timed_run(argv: Sequence[str], env: Mapping[str, str], expect: str = "") -> 
 
 
 def interleaved(
-    commands: Mapping[str, tuple[list[str], str]], env: Mapping[str, str], runs: int
+    commands: Mapping[str, tuple[list[str], str]], env: Mapping[str, str], runs: int, plan: Plan
 ) -> dict[str, Any]:
     """Each command ``runs`` times, interleaved (rotating order), after one unrecorded run."""
     labels = list(commands)
     walls: dict[str, list[float]] = {label: [] for label in labels}
     for label in labels:
         timed_run(commands[label][0], env, commands[label][1])  # page cache, pyc
+    waits: list[dict[str, float]] = []
     with Meter() as meter:
         for i in range(runs):
+            if i % 5 == 0:
+                waits.append(wait_quiet(plan))
             for label in labels[i % len(labels) :] + labels[: i % len(labels)]:
                 argv, expect = commands[label]
                 walls[label].append(timed_run(argv, env, expect))
@@ -678,6 +724,7 @@ def interleaved(
             }
             for label, w in walls.items()
         },
+        "quiet_waits": waits,
         **meter.result,
     }
 
@@ -694,8 +741,37 @@ def busctl_argv(address: str) -> list[str]:
     ]
 
 
-def phase_cli(agent: Side, plan: Plan) -> dict[str, Any]:
+def plain_layout(tmp: Path) -> Path:
+    """A venv laid out like the .deb's: packages on plain sys.path entries.
+
+    The development venv installs the project editable; its .pth hook imports an
+    import finder (pathlib, importlib.util, ...) in *every* interpreter it starts,
+    laisctl included. The shipped venv has no such hook. This venv sees the same
+    packages (the dev venv's site-packages and the checkout as .pth path lines,
+    which site.py appends without running anything) and gets the same laisctl
+    script, so the difference between the two is that hook alone.
+    """
+    venv = tmp / "venv-plain"
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}"
+    subprocess.run(
+        [str(base), "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+        check=True,
+        capture_output=True,
+    )
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    ours = venv / purelib.relative_to(sys.prefix)
+    (ours / "_bench_paths.pth").write_text(f"{purelib}\n{REPO}\n")
+    script = Path(LAISCTL).read_text().splitlines(keepends=True)
+    script[0] = f"#!{venv / 'bin' / 'python3'}\n"
+    laisctl = venv / "bin" / "laisctl"
+    laisctl.write_text("".join(script))
+    laisctl.chmod(0o755)
+    return venv
+
+
+def phase_cli(agent: Side, plan: Plan, tmp: Path) -> dict[str, Any]:
     env = agent.bus.env()
+    plain = plain_layout(tmp)
     main = interleaved(
         {
             "laisctl status": ([LAISCTL, "status"], "lais-agent"),
@@ -703,48 +779,72 @@ def phase_cli(agent: Side, plan: Plan) -> dict[str, Any]:
         },
         env,
         plan.cli_runs,
+        plan,
     )
+    plain_python = str(plain / "bin" / "python3")
     breakdown = interleaved(
         {
-            "python -c pass": ([PYTHON, "-c", "pass"], ""),
             "python -I -S -c pass": ([PYTHON, "-I", "-S", "-c", "pass"], ""),
+            "python -c pass": ([PYTHON, "-c", "pass"], ""),
             "python -c 'import click'": ([PYTHON, "-c", "import click"], ""),
             "python -c 'import dbus'": ([PYTHON, "-c", "import dbus"], ""),
+            "python -c 'import argparse'": ([PYTHON, "-c", "import argparse"], ""),
             "laisctl --version": ([LAISCTL, "--version"], "laisctl"),
             "laisctl status": ([LAISCTL, "status"], "lais-agent"),
+            "plain venv: python -c pass": ([plain_python, "-c", "pass"], ""),
+            "plain venv: laisctl status": (
+                [str(plain / "bin" / "laisctl"), "status"],
+                "lais-agent",
+            ),
         },
         env,
         plan.breakdown_runs,
+        plan,
     )
-    return {"main": main, "breakdown": breakdown, "importtime": importtime(env)}
+    return {
+        "main": main,
+        "breakdown": breakdown,
+        "importtime": importtime([LAISCTL, "status"], env),
+        "importtime_plain": importtime([str(plain / "bin" / "laisctl"), "status"], env),
+    }
 
 
-def importtime(env: Mapping[str, str]) -> dict[str, Any]:
-    """``python -X importtime laisctl status``: top-level imports by cumulative time."""
-    runs: list[dict[str, int]] = []
-    for _ in range(5):
+def importtime(argv: Sequence[str], env: Mapping[str, str], runs: int = 5) -> dict[str, Any]:
+    """``python -X importtime <script>``: imports at the top two levels, cumulative ms."""
+    script = list(argv)
+    interpreter = Path(script[0]).read_text().splitlines()[0].removeprefix("#!").strip()
+    samples: list[dict[str, int]] = []
+    for _ in range(runs):
         done = subprocess.run(
-            [PYTHON, "-X", "importtime", LAISCTL, "status"],
+            [interpreter, "-X", "importtime", *script],
             env=dict(env),
             capture_output=True,
             cwd="/",
             check=True,
         )
-        top: dict[str, int] = {}
+        seen: dict[str, int] = {}
         for line in done.stderr.decode().splitlines():
             if not line.startswith("import time:") or "cumulative" in line:
                 continue
             _head, cumulative, name = line.split("|", 2)
-            if name.startswith(" ") and not name.startswith("  "):
-                top[name.strip()] = top.get(name.strip(), 0) + int(cumulative)
-        runs.append(top)
-    names_seen = {n for r in runs for n in r}
-    medians = {n: statistics.median(r.get(n, 0) for r in runs) / 1000 for n in names_seen}
-    ranked = sorted(medians.items(), key=lambda kv: -kv[1])
+            level = (len(name) - len(name.lstrip()) - 1) // 2
+            if level <= 1:
+                key = ("  " * level) + name.strip()
+                seen[key] = seen.get(key, 0) + int(cumulative)
+        samples.append(seen)
+    keys = {k for s in samples for k in s}
+    medians = {k: statistics.median(s.get(k, 0) for s in samples) / 1000 for k in keys}
+    top = {k: v for k, v in medians.items() if not k.startswith(" ")}
+    nested = {k.strip(): v for k, v in medians.items() if k.startswith(" ")}
     return {
-        "runs": len(runs),
-        "top_level_cumulative_ms": {n: round(ms, 1) for n, ms in ranked[:12]},
-        "total_top_level_ms": round(sum(medians.values()), 1),
+        "runs": runs,
+        "top_level_cumulative_ms": {
+            k: round(v, 1) for k, v in sorted(top.items(), key=lambda kv: -kv[1])[:8]
+        },
+        "second_level_cumulative_ms": {
+            k: round(v, 1) for k, v in sorted(nested.items(), key=lambda kv: -kv[1])[:15]
+        },
+        "total_top_level_ms": round(sum(top.values()), 1),
     }
 
 
@@ -825,13 +925,16 @@ def markdown(results: Mapping[str, Any]) -> str:
     add(
         "Latency: sequential calls after warm-up; throughput: 50 calls in flight. One row "
         "per round; rounds alternate agent/floor. CPU µs/call measured during the "
-        "throughput cell; other tenants in cores (latency cell / throughput cell).\n"
+        "throughput cell; other tenants in cores (latency cell / throughput cell). Before "
+        f"each pair of cells the run waited until other tenants used < "
+        f"{results['plan']['quiet_cores']} cores (at most {results['plan']['quiet_wait_s']:.0f} s)."
+        "\n"
     )
     add(
         "| round | side | p50 µs | p90 µs | p99 µs | max µs | calls/s | server CPU µs/call "
-        "| dbus-daemon µs/call | other tenants |"
+        "| dbus-daemon µs/call | other tenants | waited for quiet s |"
     )
-    add("|---|---|---|---|---|---|---|---|---|---|")
+    add("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in range(len(calls["agent"]["latency"])):
         for side in ("agent", "floor"):
             lat = calls[side]["latency"][r]
@@ -840,13 +943,14 @@ def markdown(results: Mapping[str, Any]) -> str:
                 f"| {lat['round']} | {side} | {lat['p50_us']} | {lat['p90_us']} | "
                 f"{lat['p99_us']} | {lat['max_us']:.0f} | {tp['calls_per_s']:,} | "
                 f"{tp['server_cpu_us_per_call']} | {tp['dbus_daemon_cpu_us_per_call']} | "
-                f"{lat['other_tenants_cores']:.2f} / {tp['other_tenants_cores']:.2f} |"
+                f"{lat['other_tenants_cores']:.2f} / {tp['other_tenants_cores']:.2f} | "
+                f"{lat['quiet_wait_s']} |"
             )
     for side in ("agent", "floor"):
         s = calls[side]["summary"]
         add(
             f"| median | {side} | {s['p50_us']} | | {s['p99_us']} | | {s['calls_per_s']:,.0f} | "
-            f"{s['server_cpu_us_per_call']} | {s['dbus_daemon_cpu_us_per_call']} | |"
+            f"{s['server_cpu_us_per_call']} | {s['dbus_daemon_cpu_us_per_call']} | | |"
         )
 
     cli = results["cli"]
@@ -861,14 +965,17 @@ def markdown(results: Mapping[str, Any]) -> str:
     for part in ("main", "breakdown"):
         for label, c in cli[part]["cells"].items():
             add(f"| `{label}` | {c['runs']} | {c['median_ms']} | {c['min_ms']} | {c['max_ms']} |")
-    it = cli["importtime"]
-    add(
-        f"\n`python -X importtime laisctl status`, top-level imports by cumulative time "
-        f"(median of {it['runs']}; importtime adds its own overhead): "
-        + ", ".join(f"{n} {ms} ms" for n, ms in it["top_level_cumulative_ms"].items())
-        + f"; all top-level imports {it['total_top_level_ms']} ms.\n"
-    )
-
+    for key, what in (("importtime", "dev venv"), ("importtime_plain", "plain venv")):
+        it = cli[key]
+        add(
+            f"\n`python -X importtime laisctl status` ({what}; median of {it['runs']}; "
+            "importtime adds overhead of its own). Top level, cumulative ms: "
+            + ", ".join(f"{n} {ms}" for n, ms in it["top_level_cumulative_ms"].items())
+            + f" (all top-level {it['total_top_level_ms']}). Second level: "
+            + ", ".join(f"{n} {ms}" for n, ms in it["second_level_cumulative_ms"].items())
+            + "."
+        )
+    add("")
     st = results["startup"]
     add("### (c) Start-up and memory\n")
     add(
@@ -913,12 +1020,16 @@ def markdown(results: Mapping[str, Any]) -> str:
     prof = results.get("profile")
     if prof:
         add("\n### Profile under load (cProfile, main thread, start-up excluded)\n")
-        add("| side | requests | Python-level calls per request | profiled µs per request |")
-        add("|---|---|---|---|")
+        add(
+            "| side | requests | Python-level calls per request | asyncio tasks per request "
+            "| event-loop callbacks per request | profiled µs per request (without epoll wait) |"
+        )
+        add("|---|---|---|---|---|---|")
         for side in ("agent", "floor"):
             p = prof[side]
             add(
                 f"| {side} | {p['requests']:,} | {p['python_calls_per_request']} | "
+                f"{p['tasks_per_request']} | {p['loop_callbacks_per_request']} | "
                 f"{p['profiled_us_per_request']} |"
             )
         add("\nAgent, top functions by own time (µs per request, under the profiler):\n")
@@ -927,7 +1038,7 @@ def markdown(results: Mapping[str, Any]) -> str:
         for row in prof["agent"]["top_tottime"][:12]:
             add(
                 f"| `{row['function']}` | {row['ncalls'] / prof['agent']['requests']:.2f} | "
-                f"{row['tottime_us_per_call']} | {row['cumtime_us_per_call']} |"
+                f"{row['tottime_us_per_request']} | {row['cumtime_us_per_request']} |"
             )
     add(f"\nRaw data: `{results['json']}`.")
     return "\n".join(out)
@@ -989,7 +1100,7 @@ async def run_async(
         await floor.stop()
         print("cli ...", file=sys.stderr)
         # The CLI phase is synchronous; the agent keeps serving in its own process.
-        results["cli"] = await asyncio.to_thread(phase_cli, agent, plan)
+        results["cli"] = await asyncio.to_thread(phase_cli, agent, plan, tmp)
         await agent.stop()
         if profile:
             print("profile ...", file=sys.stderr)
@@ -1011,6 +1122,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile phase")
     parser.add_argument(
+        "--quiet-cores",
+        type=float,
+        default=None,
+        help="before each cell, wait until other tenants use less CPU than this (cores)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=None,
+        help="longest wait for quiet before each cell, seconds (then measure anyway)",
+    )
+    parser.add_argument(
         "--results-dir", type=Path, default=BENCH / "results", help="where the JSON goes"
     )
     args = parser.parse_args(argv)
@@ -1022,6 +1145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"bench/run.py: {tool} not found", file=sys.stderr)
             return 2
     plan = Plan.quick() if args.quick else Plan()
+    if args.quiet_cores is not None:
+        plan = dataclasses.replace(plan, quiet_cores=args.quiet_cores)
+    if args.quiet_wait is not None:
+        plan = dataclasses.replace(plan, quiet_wait_s=args.quiet_wait)
     started = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
     def on_term(_signum: int, _frame: FrameType | None) -> None:
@@ -1066,7 +1193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results: dict[str, Any] = {
             "started": started.isoformat(),
             "mode": "quick" if args.quick else "full",
-            "plan": plan.__dict__,
+            "plan": dataclasses.asdict(plan),
             "targets": TARGETS,
             "environment": environment(),
         }

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 import psutil
 import pytest
+
+from tests.owned import OWNED
 
 T = TypeVar("T")
 
@@ -18,11 +21,13 @@ def _children() -> set[int]:
 
 @pytest.fixture(autouse=True)
 def _no_leaked_processes(request: pytest.FixtureRequest) -> Iterator[None]:
-    from tests.bus.harness import OWNED
-
     before = _children()
     yield
-    leaked = {pid for pid in _children() - before - OWNED if psutil.pid_exists(pid)}
+    owned = set(OWNED)
+    for pid in list(owned):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            owned.update(p.pid for p in psutil.Process(pid).children(recursive=True))
+    leaked = {pid for pid in _children() - before - owned if psutil.pid_exists(pid)}
     leaked = {pid for pid in leaked if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE}
     if leaked:
         names = [psutil.Process(pid).cmdline() for pid in leaked]

@@ -69,6 +69,12 @@ class ManagerInterface(ServiceInterface):
         after = await self._hardware.refresh()
         return before is not None and significant_change(before, after)
 
+    @dbus_method()
+    @translate_errors
+    async def Reload(self) -> None:
+        """Re-read what the agent derives from the machine (today: the hardware profile)."""
+        await self._hardware.refresh()
+
     @dbus_signal()
     def HardwareChanged(self, hardware: DBusDict) -> DBusDict:
         return hardware

@@ -87,6 +87,14 @@ def hardware(ctx: click.Context, as_json: bool, refresh: bool) -> None:  # noqa:
     click.echo(output.to_json(data) if as_json else output.format_hardware(data))
 
 
+@cli.command()
+@click.pass_context
+def reload(ctx: click.Context) -> None:
+    """Make the agent re-read its configuration and re-probe the machine."""
+    _client(ctx).manager("Reload")
+    click.echo("lais-agent reloaded")
+
+
 def main() -> None:
     try:
         cli.main(prog_name="laisctl", standalone_mode=True)

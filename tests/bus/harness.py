@@ -22,11 +22,11 @@ import dbus.exceptions
 
 import dbus
 from lais_agent import names
+from tests.owned import OWNED
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 NOBODY = 65534
-OWNED: set[int] = set()
 
 
 def _spawn(argv: list[str], **kwargs: object) -> subprocess.Popen[str]:

@@ -187,3 +187,16 @@ def test_busctl_sees_the_error_name(bus: PrivateBus, agent: Agent) -> None:
         ).returncode
         == 0
     )
+
+
+def test_mutating_call_needs_its_own_action(
+    bus: PrivateBus, agent: Agent, polkit: PolkitMock
+) -> None:
+    polkit.set_allowed([names.ACTION_READ])
+    denied = laisctl(bus, "reload", uid=NOBODY)
+    assert denied.returncode == EXIT_NOT_AUTHORIZED
+    assert names.ACTION_MODULE_MANAGE in denied.stderr
+    polkit.set_allowed([names.ACTION_READ, names.ACTION_MODULE_MANAGE])
+    allowed = laisctl(bus, "reload", uid=NOBODY)
+    assert allowed.returncode == 0, allowed.stderr
+    assert laisctl(bus, "reload").returncode == 0  # root

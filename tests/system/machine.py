@@ -29,6 +29,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.owned import OWNED
+
 TESTBED = Path(os.environ.get("LAIS_TESTBED", "/var/cache/localaistack-testbed"))
 SUITES = ("bookworm", "trixie")
 CPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -40,7 +42,7 @@ PACKAGES = (
 )
 # ...and apt-get, in a second step, what building the package needs (debootstrap
 # cannot order lintian's perl dependencies).
-BUILD_PACKAGES = "debhelper dpkg-dev lintian fakeroot"
+BUILD_PACKAGES = "build-essential debhelper dpkg-dev lintian fakeroot"
 IMAGE_VERSION = "4"  # bump to rebuild cached images after changing the configuration below
 
 
@@ -211,6 +213,7 @@ class Machine:
             start_new_session=True, preexec_fn=lambda: _join_private_cgroup(self.name),  # noqa: PLW1509
         )
         console.close()
+        OWNED.add(self.nspawn.pid)
         try:
             self._wait_for_boot()
         except BaseException:
@@ -301,6 +304,8 @@ class Machine:
                     break
                 except subprocess.TimeoutExpired:
                     continue
+        if self.nspawn is not None:
+            OWNED.discard(self.nspawn.pid)
         _remove_private_cgroup(self.name)
         with contextlib.suppress(OSError):
             Path(f"/run/systemd/nspawn/propagate/{self.name}").rmdir()
