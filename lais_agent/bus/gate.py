@@ -28,11 +28,7 @@ ALLOW_INTERACTIVE = MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION
 
 def _denial_text(action: str, decision: Decision, *, interactive: bool) -> str:
     if decision.verdict is Verdict.CHALLENGE and not interactive:
-        return (
-            f"not authorized for {action}: authentication is required; run the command "
-            "from a terminal so it can ask for a password, or ask an administrator to add "
-            "you to the 'lais' group"
-        )
+        return f"not authorized for {action}: authentication is required"
     return f"not authorized for {action}: {decision.reason}"
 
 

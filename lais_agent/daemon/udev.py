@@ -18,9 +18,27 @@ SUBSYSTEMS = ("drm", "pci")
 DEBOUNCE_S = 1.0
 
 
+def netlink_monitor() -> Any:
+    """pyudev's monitor of kernel/udev events for the drm and pci subsystems, started."""
+    import pyudev  # noqa: PLC0415 - optional at runtime; loaded after the name is on the bus
+
+    monitor = pyudev.Monitor.from_netlink(pyudev.Context())
+    for subsystem in SUBSYSTEMS:
+        monitor.filter_by(subsystem)
+    monitor.start()
+    return monitor
+
+
 class UdevWatcher:
-    def __init__(self, on_change: Callable[[], Awaitable[object]]) -> None:
+    def __init__(
+        self,
+        on_change: Callable[[], Awaitable[object]],
+        monitor_factory: Callable[[], Any] = netlink_monitor,
+        debounce_s: float = DEBOUNCE_S,
+    ) -> None:
         self._on_change = on_change
+        self._monitor_factory = monitor_factory
+        self._debounce_s = debounce_s
         self._monitor: Any = None
         self._pending: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Task[object]] = set()
@@ -28,13 +46,7 @@ class UdevWatcher:
 
     def start(self) -> bool:
         try:
-            import pyudev  # noqa: PLC0415 - optional at runtime
-
-            context = pyudev.Context()
-            monitor = pyudev.Monitor.from_netlink(context)
-            for subsystem in SUBSYSTEMS:
-                monitor.filter_by(subsystem)
-            monitor.start()
+            monitor = self._monitor_factory()
         except Exception as exc:  # noqa: BLE001 - ImportError, OSError, netlink refusal
             logger.warning("hardware hot-plug monitoring is off: %s", exc)
             return False
@@ -50,7 +62,7 @@ class UdevWatcher:
             logger.debug("udev %s %s", device.action, device.sys_path)
         if self._pending is not None:
             self._pending.cancel()
-        self._pending = self._loop.call_later(DEBOUNCE_S, self._fire)
+        self._pending = self._loop.call_later(self._debounce_s, self._fire)
 
     def _fire(self) -> None:
         assert self._loop is not None

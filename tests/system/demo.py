@@ -48,13 +48,22 @@ def tour(machine: Machine, deb: str) -> None:
     say("What the agent found on this machine")
     show(machine, "laisctl hardware")
     say("The API on the system bus, and the agent's structured logs in journald")
-    show(machine, "busctl introspect org.localaistack.Agent1 /org/localaistack/Agent1 "
-         "org.localaistack.Agent1.Manager")
-    show(machine, "journalctl -u lais-agent --no-pager -o verbose | "
-         "grep -E 'MESSAGE=|LAIS_BUS_NAME|LOGGER' | head -n 6")
+    show(
+        machine,
+        "busctl introspect org.localaistack.Agent1 /org/localaistack/Agent1 "
+        "org.localaistack.Agent1.Manager",
+    )
+    show(
+        machine,
+        "journalctl -u lais-agent --no-pager -o verbose | "
+        "grep -E 'MESSAGE=|LAIS_BUS_NAME|LOGGER' | head -n 6",
+    )
     say("Authorization by the real polkitd: alice is in group lais, bob is not")
-    show(machine, "useradd --create-home --groups lais alice && useradd --create-home bob && "
-         "echo users created")
+    show(
+        machine,
+        "useradd --create-home --groups lais alice && useradd --create-home bob && "
+        "echo users created",
+    )
     show(machine, "laisctl status | head -n 2", user="bob")
     show(machine, "laisctl reload", user="bob", expect=4)
     show(machine, "laisctl reload", user="alice")
@@ -65,7 +74,9 @@ def tour(machine: Machine, deb: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", default="trixie", choices=["trixie", "bookworm"])
-    parser.add_argument("--keep", action="store_true", help="open a shell in the machine at the end")
+    parser.add_argument(
+        "--keep", action="store_true", help="open a shell in the machine at the end"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("demo: run as root (it boots a container with systemd-nspawn)", file=sys.stderr)
@@ -75,8 +86,9 @@ def main() -> int:
     print(f"  built {package.deb.name}")
     lintian = [line for line in package.lintian.splitlines() if line[:2] in ("E:", "W:")]
     print(f"  lintian: {len(lintian)} errors/warnings")
-    machine = Machine(args.suite, f"lais-demo-{os.getpid()}",
-                      binds_ro=[(package.deb.parent, "/debs")])
+    machine = Machine(
+        args.suite, f"lais-demo-{os.getpid()}", binds_ro=[(package.deb.parent, "/debs")]
+    )
     say(f"Booting a disposable Debian {args.suite} machine (systemd-nspawn)")
     machine.up()
     try:

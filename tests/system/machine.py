@@ -54,7 +54,9 @@ def host_mirror() -> str:
     """The Debian archive the host's own apt uses (the one this machine may reach)."""
     for path in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*")]:
         with contextlib.suppress(OSError):
-            for match in re.finditer(r"(?:URIs:|^deb)\s*(\S+://\S+/debian)/?\s", path.read_text(), re.M):
+            for match in re.finditer(
+                r"(?:URIs:|^deb)\s*(\S+://\S+/debian)/?\s", path.read_text(), re.M
+            ):
                 return match.group(1)
     return "http://deb.debian.org/debian"
 
@@ -88,26 +90,54 @@ def build_image(suite: str, *, force: bool = False) -> Path:
         logfile = TESTBED / f"debootstrap-{suite}.log"
         with logfile.open("w") as out:
             done = subprocess.run(
-                ["debootstrap", "--variant=minbase", f"--cache-dir={cache}",
-                 f"--include={PACKAGES}", suite, str(tmp), mirror],
-                stdout=out, stderr=subprocess.STDOUT, check=False,
+                [
+                    "debootstrap",
+                    "--variant=minbase",
+                    f"--cache-dir={cache}",
+                    f"--include={PACKAGES}",
+                    suite,
+                    str(tmp),
+                    mirror,
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
             )
         if done.returncode != 0:
-            raise RuntimeError(f"debootstrap failed; see {logfile}:\n" + logfile.read_text()[-3000:])
+            raise RuntimeError(
+                f"debootstrap failed; see {logfile}:\n" + logfile.read_text()[-3000:]
+            )
         _configure_image(tmp, suite, mirror)
         log(f"installing build tools into {suite}: {BUILD_PACKAGES}")
         with logfile.open("a") as out:
             done = subprocess.run(
-                ["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--console=pipe",
-                 "-D", str(tmp), "/usr/bin/env", "-i", f"PATH={CPATH}",
-                 "DEBIAN_FRONTEND=noninteractive", "/bin/sh", "-ec",
-                 f"apt-get update -q && apt-get install -y -q {BUILD_PACKAGES} && apt-get clean"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, check=False,
-                preexec_fn=lambda: _join_private_cgroup(f"build-{suite}"),  # noqa: PLW1509
+                [
+                    "systemd-nspawn",
+                    "--quiet",
+                    "--register=no",
+                    "--keep-unit",
+                    "--console=pipe",
+                    "-D",
+                    str(tmp),
+                    "/usr/bin/env",
+                    "-i",
+                    f"PATH={CPATH}",
+                    "DEBIAN_FRONTEND=noninteractive",
+                    "/bin/sh",
+                    "-ec",
+                    f"apt-get update -q && apt-get install -y -q {BUILD_PACKAGES} && apt-get clean",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+                preexec_fn=lambda: _join_private_cgroup(f"build-{suite}"),
             )
         _remove_private_cgroup(f"build-{suite}")
         if done.returncode != 0:
-            raise RuntimeError(f"apt-get in the image failed; see {logfile}:\n" + logfile.read_text()[-3000:])
+            raise RuntimeError(
+                f"apt-get in the image failed; see {logfile}:\n" + logfile.read_text()[-3000:]
+            )
         for pattern in ("var/cache/apt/*.bin", "var/lib/apt/lists/*_*"):
             for path in tmp.glob(pattern):
                 path.unlink()
@@ -200,8 +230,18 @@ class Machine:
             raise ValueError(f"bad machine name {self.name!r}")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         argv = [
-            "systemd-nspawn", "--quiet", "--keep-unit", "--register=no", "--link-journal=no",
-            "--console=pipe", "-M", self.name, "-b", "-D", str(image), "--volatile=overlay",
+            "systemd-nspawn",
+            "--quiet",
+            "--keep-unit",
+            "--register=no",
+            "--link-journal=no",
+            "--console=pipe",
+            "-M",
+            self.name,
+            "-b",
+            "-D",
+            str(image),
+            "--volatile=overlay",
             "--private-network",
         ]
         argv += [f"--bind-ro={host}:{guest}" for host, guest in self.binds_ro]
@@ -209,8 +249,13 @@ class Machine:
         env = {**os.environ, "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY": "1"}
         console = (self.state_dir / "console.log").open("wb")
         self.nspawn = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT, env=env,
-            start_new_session=True, preexec_fn=lambda: _join_private_cgroup(self.name),  # noqa: PLW1509
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=lambda: _join_private_cgroup(self.name),
         )
         console.close()
         OWNED.add(self.nspawn.pid)
@@ -240,15 +285,20 @@ class Machine:
                 raise RuntimeError(f"nspawn exited during boot:\n{self.console()}")
             if self.leader is None:
                 self.leader = self._find_leader()
-            elif (state := self.exec("systemctl", "is-system-running", check=False).stdout.strip()) in (
-                "running", "degraded",
+            elif (
+                state := self.exec("systemctl", "is-system-running", check=False).stdout.strip()
+            ) in (
+                "running",
+                "degraded",
             ):
                 if state == "degraded":
                     failed = self.exec("systemctl", "--failed", "--no-legend", check=False).stdout
                     log(f"{self.name} booted degraded: {failed.strip()}")
                 return
             time.sleep(0.1)
-        raise TimeoutError(f"{self.name} did not boot within {self.boot_timeout}s (state {state!r})")
+        raise TimeoutError(
+            f"{self.name} did not boot within {self.boot_timeout}s (state {state!r})"
+        )
 
     def console(self) -> str:
         with contextlib.suppress(OSError):
@@ -260,11 +310,24 @@ class Machine:
     ) -> subprocess.CompletedProcess[str]:
         """Run a command inside via nsenter (for inspection and setup: NOT confined)."""
         assert self.leader is not None
-        cmd = ["nsenter", "-t", str(self.leader), "-a", "--", "/usr/bin/env", "-i",
-               f"PATH={CPATH}", "HOME=/root", "LANG=C.UTF-8", "TERM=dumb",
-               "DEBIAN_FRONTEND=noninteractive", *argv]
-        done = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout,
-                              check=False)
+        cmd = [
+            "nsenter",
+            "-t",
+            str(self.leader),
+            "-a",
+            "--",
+            "/usr/bin/env",
+            "-i",
+            f"PATH={CPATH}",
+            "HOME=/root",
+            "LANG=C.UTF-8",
+            "TERM=dumb",
+            "DEBIAN_FRONTEND=noninteractive",
+            *argv,
+        ]
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, input=input, timeout=timeout, check=False
+        )
         if check and done.returncode != 0:
             raise AssertionError(
                 f"{shlex.join(argv)} failed ({done.returncode}) in {self.name}:\n"
@@ -273,19 +336,32 @@ class Machine:
         return done
 
     def run(
-        self, *argv: str, user: str | None = None, check: bool = True, timeout: float = 600,
+        self,
+        *argv: str,
+        user: str | None = None,
+        check: bool = True,
+        timeout: float = 600,
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run a command as a transient service inside (real cgroup, sandbox, journal)."""
-        props = ["--quiet", "--pipe", "--wait", "--collect", "--service-type=exec",
-                 "-p", "StandardInput=null"]
+        props = [
+            "--quiet",
+            "--pipe",
+            "--wait",
+            "--collect",
+            "--service-type=exec",
+            "-p",
+            "StandardInput=null",
+        ]
         if user:
             props += ["--uid", user]
         for key, value in (env or {}).items():
             props += [f"--setenv={key}={value}"]
         return self.exec("systemd-run", *props, "--", *argv, check=check, timeout=timeout)
 
-    def shell(self, script: str, *, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def shell(
+        self, script: str, *, check: bool = True, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
         return self.run("/bin/sh", "-ec", script, check=check, timeout=timeout)
 
     def logs(self) -> str:
@@ -332,7 +408,9 @@ def main(argv: Sequence[str]) -> int:
         return 0
     with booted(suite, f"lais-shell-{os.getpid()}") as machine:
         assert machine.leader is not None
-        return subprocess.call(["nsenter", "-t", str(machine.leader), "-a", "--", "/bin/bash", "-l"])
+        return subprocess.call(
+            ["nsenter", "-t", str(machine.leader), "-a", "--", "/bin/bash", "-l"]
+        )
 
 
 if __name__ == "__main__":

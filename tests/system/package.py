@@ -31,13 +31,34 @@ def wheelhouse(pyver: str) -> Path:
     tag = pyver.replace(".", "")
     done = subprocess.run(
         [
-            sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-            "--require-hashes", "--only-binary=:all:", "--no-deps", "--python-version", pyver,
-            "--implementation", "cp", "--abi", f"cp{tag}", "--abi", "abi3", "--abi", "none",
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--require-hashes",
+            "--only-binary=:all:",
+            "--no-deps",
+            "--python-version",
+            pyver,
+            "--implementation",
+            "cp",
+            "--abi",
+            f"cp{tag}",
+            "--abi",
+            "abi3",
+            "--abi",
+            "none",
             *[arg for p in PLATFORMS for arg in ("--platform", p)],
-            "-d", str(out), "-r", str(LOCK),
+            "-d",
+            str(out),
+            "-r",
+            str(LOCK),
         ],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"pip download for Python {pyver} failed:\n{done.stderr[-3000:]}")
@@ -46,10 +67,16 @@ def wheelhouse(pyver: str) -> Path:
 
 def source_tarball(dest: Path) -> Path:
     """The checkout's tracked and new (not ignored) files, as the build's source."""
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, check=True,
-        capture_output=True,
-    ).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     tarball = dest / "localaistack-src.tar"
     with tarfile.open(tarball, "w") as tar:
         for name in filter(None, files):
@@ -73,25 +100,30 @@ def build_package(suite: str, out: Path) -> BuiltPackage:
     wheels = wheelhouse(pyver)
     source_tarball(out)
     log(f"building the .deb inside {suite} (python {pyver})")
-    machine = Machine(suite, f"lais-build-{suite}", binds_ro=[(wheels, "/wheels")],
-                      binds_rw=[(out, "/out")])
+    machine = Machine(
+        suite, f"lais-build-{suite}", binds_ro=[(wheels, "/wheels")], binds_rw=[(out, "/out")]
+    )
     machine.up()
     try:
         build = machine.exec(
-            "/bin/sh", "-ec",
+            "/bin/sh",
+            "-ec",
             "rm -rf /build && mkdir /build && cd /build && tar -xf /out/localaistack-src.tar && "
             "cd localaistack && LAIS_WHEELHOUSE=/wheels dpkg-buildpackage -b -us -uc 2>&1 && "
             "cp ../localaistack_*.deb /out/",
-            check=False, timeout=1200,
+            check=False,
+            timeout=1200,
         )
         if build.returncode != 0:
             raise AssertionError(f"dpkg-buildpackage failed in {suite}:\n{build.stdout[-6000:]}")
         lintian = machine.exec(
-            "/bin/sh", "-c", "lintian --fail-on none --info --display-experimental "
-            "/build/localaistack_*.deb", check=False, timeout=600,
+            "/bin/sh",
+            "-c",
+            "lintian --fail-on none --info --display-experimental /build/localaistack_*.deb",
+            check=False,
+            timeout=600,
         )
     finally:
         machine.down()
     (debs,) = sorted(out.glob("localaistack_*.deb"))
     return BuiltPackage(suite, debs, lintian.stdout + lintian.stderr, build.stdout)
-

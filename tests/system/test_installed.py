@@ -27,15 +27,15 @@ def test_lintian_is_clean(package: BuiltPackage) -> None:
 
 def test_first_call_bus_activates_the_agent(machine: Machine) -> None:
     assert machine.exec("systemctl", "is-active", "lais-agent", check=False).stdout.strip() in (
-        "inactive", "unknown",
+        "inactive",
+        "unknown",
     )
     status = machine.run("laisctl", "status")
     assert f"lais-agent {__version__}" in status.stdout
     assert machine.exec("systemctl", "is-active", "lais-agent").stdout.strip() == "active"
     shown = machine.exec("systemctl", "status", "--no-pager", "lais-agent").stdout
     assert "Active: active (running)" in shown
-    assert "lais.slice" in machine.exec(
-        "systemctl", "show", "-p", "Slice", "lais-agent").stdout
+    assert "lais.slice" in machine.exec("systemctl", "show", "-p", "Slice", "lais-agent").stdout
 
 
 def test_journal_holds_structured_logs(machine: Machine) -> None:
@@ -50,7 +50,8 @@ def test_journal_holds_structured_logs(machine: Machine) -> None:
 
 def test_busctl_introspect_shows_the_api(machine: Machine) -> None:
     out = machine.exec("busctl", "introspect", names.BUS_NAME, names.ROOT_PATH).stdout
-    assert names.MANAGER_IFACE in out and ".GetHardware" in out
+    assert names.MANAGER_IFACE in out
+    assert ".GetHardware" in out
 
 
 def test_hardware_json_answers(machine: Machine) -> None:
@@ -93,7 +94,8 @@ def test_mutating_call_needs_lais_group(machine: Machine, users: tuple[str, str]
     alice, bob = users
     rc, out = _in_login_session(machine, bob, "laisctl reload 2>&1")
     assert rc == EXIT_NOT_AUTHORIZED, out
-    assert names.ACTION_MODULE_MANAGE in out and "authentication is required" in out
+    assert names.ACTION_MODULE_MANAGE in out
+    assert "authentication is required" in out
     rc, out = _in_login_session(machine, alice, "laisctl reload 2>&1")
     assert rc == 0, out
     assert "reloaded" in out
@@ -116,19 +118,28 @@ def test_security_exposure_is_bounded(machine: Machine, suite: str) -> None:
 def test_remove_then_purge_leaves_nothing(machine: Machine) -> None:
     machine.run("laisctl", "status")
     # a unit the agent would have generated for a module, running
-    machine.exec("/bin/sh", "-ec", """
+    machine.exec(
+        "/bin/sh",
+        "-ec",
+        """
         mkdir -p /var/lib/localaistack/models && echo m > /var/lib/localaistack/models/blob
-        printf '[Service]\\nExecStart=/bin/sleep infinity\\n' > /etc/systemd/system/lais-fake.service
-        systemctl daemon-reload && systemctl start lais-fake.service""")
+        printf '[Service]\\nExecStart=/bin/sleep infinity\\n' \\
+            > /etc/systemd/system/lais-fake.service
+        systemctl daemon-reload && systemctl start lais-fake.service""",
+    )
     machine.exec("apt-get", "remove", "-y", "-q", "localaistack")
     assert machine.exec("pgrep", "-f", "lais-agent|lais_agent", check=False).returncode == 1
-    units = machine.exec("systemctl", "list-units", "--all", "--plain", "--no-legend",
-                         "lais-*", check=False).stdout
+    units = machine.exec(
+        "systemctl", "list-units", "--all", "--plain", "--no-legend", "lais-*", check=False
+    ).stdout
     assert units.strip() == "", units
-    files = machine.exec("systemctl", "list-unit-files", "--plain", "--no-legend", "lais-*",
-                         check=False).stdout
+    files = machine.exec(
+        "systemctl", "list-unit-files", "--plain", "--no-legend", "lais-*", check=False
+    ).stdout
     assert files.strip() == "", files
-    assert machine.exec("test", "-f", "/var/lib/localaistack/models/blob", check=False).returncode == 0
+    assert (
+        machine.exec("test", "-f", "/var/lib/localaistack/models/blob", check=False).returncode == 0
+    )
     machine.exec("apt-get", "purge", "-y", "-q", "localaistack")
     for path in ("/var/lib/localaistack", "/etc/localaistack", "/usr/lib/localaistack"):
         assert machine.exec("test", "-e", path, check=False).returncode == 1, path
