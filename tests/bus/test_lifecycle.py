@@ -81,3 +81,25 @@ def test_first_call_bus_activates_the_agent(bus: PrivateBus, polkit: object) -> 
             os.kill(pid, signal.SIGTERM)
             wait_for(lambda: not bus.has_owner(names.BUS_NAME), what="activated agent to stop")
             wait_for(lambda: _gone(pid), what="activated agent to exit")
+
+
+def test_bad_arguments_exit_2_with_a_message(bus: PrivateBus) -> None:
+    result = laisctl(bus, "stauts")
+    assert result.returncode == 2
+    assert "No such command 'stauts'" in result.stderr
+    assert "status" in result.stderr  # click suggests the right one
+
+
+def test_unreachable_bus_says_so(bus: PrivateBus) -> None:
+    result = laisctl(bus, "--bus", "unix:path=/nonexistent/socket", "status")
+    assert result.returncode == EXIT_UNAVAILABLE
+    assert "cannot connect to unix:path=/nonexistent/socket" in result.stderr
+    assert "hint:" in result.stderr
+
+
+def test_version_needs_no_agent(bus: PrivateBus) -> None:
+    from lais_agent import __version__
+
+    result = laisctl(bus, "--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"laisctl {__version__}"

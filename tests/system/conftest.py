@@ -62,7 +62,16 @@ def machine(suite: str, package: BuiltPackage, request: pytest.FixtureRequest) -
     booted = Machine(suite, name, binds_ro=[(package.deb.parent, "/debs")])
     booted.up()
     try:
-        booted.exec("apt-get", "install", "-y", "-q", f"/debs/{package.deb.name}", timeout=600)
+        # as a root shell inside would: a transient unit under the machine's systemd
+        booted.run(
+            "apt-get",
+            "install",
+            "-y",
+            "-q",
+            f"/debs/{package.deb.name}",
+            timeout=600,
+            env={"DEBIAN_FRONTEND": "noninteractive"},
+        )
         yield booted
     except BaseException:
         (RESULTS).mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 
@@ -36,6 +37,41 @@ def test_first_call_bus_activates_the_agent(machine: Machine) -> None:
     shown = machine.exec("systemctl", "status", "--no-pager", "lais-agent").stdout
     assert "Active: active (running)" in shown
     assert "lais.slice" in machine.exec("systemctl", "show", "-p", "Slice", "lais-agent").stdout
+
+
+def test_agent_pings_the_watchdog(machine: Machine) -> None:
+    """With WatchdogSec=2s the agent must ping every second, or systemd kills it."""
+    machine.exec(
+        "/bin/sh",
+        "-ec",
+        """
+        mkdir -p /run/systemd/system/lais-agent.service.d
+        printf '[Service]\\nWatchdogSec=2s\\n' > /run/systemd/system/lais-agent.service.d/wd.conf
+        systemctl daemon-reload && systemctl restart lais-agent""",
+    )
+    try:
+        pid = machine.exec("systemctl", "show", "-p", "MainPID", "--value", "lais-agent").stdout
+        time.sleep(5)
+        shown = machine.exec(
+            "systemctl",
+            "show",
+            "-p",
+            "MainPID,NRestarts,ActiveState,WatchdogUSec,StatusText",
+            "lais-agent",
+        ).stdout
+        props = dict(line.split("=", 1) for line in shown.splitlines() if "=" in line)
+        assert props["WatchdogUSec"] == "2s", shown
+        assert props["MainPID"] == pid.strip(), shown  # not killed and restarted
+        assert props["NRestarts"] == "0" and props["ActiveState"] == "active", shown
+        assert props["StatusText"].startswith("ready;"), shown  # sd_notify STATUS=
+    finally:
+        machine.exec(
+            "/bin/sh",
+            "-ec",
+            """
+            rm -rf /run/systemd/system/lais-agent.service.d
+            systemctl daemon-reload && systemctl restart lais-agent""",
+        )
 
 
 def test_journal_holds_structured_logs(machine: Machine) -> None:
@@ -127,7 +163,7 @@ def test_remove_then_purge_leaves_nothing(machine: Machine) -> None:
             > /etc/systemd/system/lais-fake.service
         systemctl daemon-reload && systemctl start lais-fake.service""",
     )
-    machine.exec("apt-get", "remove", "-y", "-q", "localaistack")
+    machine.run("apt-get", "remove", "-y", "-q", "localaistack")
     assert machine.exec("pgrep", "-f", "lais-agent|lais_agent", check=False).returncode == 1
     units = machine.exec(
         "systemctl", "list-units", "--all", "--plain", "--no-legend", "lais-*", check=False
@@ -140,7 +176,7 @@ def test_remove_then_purge_leaves_nothing(machine: Machine) -> None:
     assert (
         machine.exec("test", "-f", "/var/lib/localaistack/models/blob", check=False).returncode == 0
     )
-    machine.exec("apt-get", "purge", "-y", "-q", "localaistack")
+    machine.run("apt-get", "purge", "-y", "-q", "localaistack")
     for path in ("/var/lib/localaistack", "/etc/localaistack", "/usr/lib/localaistack"):
         assert machine.exec("test", "-e", path, check=False).returncode == 1, path
     assert machine.exec("pgrep", "-f", "lais", check=False).returncode == 1
