@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -28,11 +29,20 @@ def _fail(error: LaisError) -> None:
     sys.exit(error.exit_code)
 
 
-def _client(ctx: click.Context) -> AgentClient:
+def _client(ctx: click.Context, *, may_ask: bool = False) -> AgentClient:
+    """A client; ``may_ask`` for calls that may need a password (mutating ones)."""
     from lais_agent.cli.client import AgentClient  # noqa: PLC0415 - keep --help fast
 
     obj: dict[str, Any] = ctx.ensure_object(dict)
-    return AgentClient(obj.get("bus"), interactive=obj.get("interactive", False))
+    return AgentClient(obj.get("bus"), interactive=may_ask and obj.get("interactive", False))
+
+
+def _may_ask(ctx: click.Context) -> AbstractContextManager[bool]:
+    """A polkit text agent while a mutating call runs (only on a terminal)."""
+    from lais_agent.cli.ttyagent import tty_agent  # noqa: PLC0415
+
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+    return tty_agent(enabled=bool(obj.get("interactive")))
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print stable JSON.")
@@ -91,7 +101,8 @@ def hardware(ctx: click.Context, as_json: bool, refresh: bool) -> None:  # noqa:
 @click.pass_context
 def reload(ctx: click.Context) -> None:
     """Make the agent re-read its configuration and re-probe the machine."""
-    _client(ctx).manager("Reload")
+    with _may_ask(ctx):
+        _client(ctx, may_ask=True).manager("Reload")
     click.echo("lais-agent reloaded")
 
 

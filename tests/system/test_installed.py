@@ -143,6 +143,15 @@ def test_mutating_call_needs_lais_group(machine: Machine, users: tuple[str, str]
     assert rc == EXIT_NOT_AUTHORIZED, out
 
 
+def test_on_a_terminal_polkit_asks_for_a_password(machine: Machine, users: tuple[str, str]) -> None:
+    """laisctl starts pkttyagent on a TTY (as systemctl does); polkitd asks there."""
+    _, bob = users
+    rc, out = _in_login_session(machine, bob, "script -qec 'laisctl reload' /dev/null </dev/null")
+    assert f"AUTHENTICATING FOR {names.ACTION_MODULE_MANAGE}" in out, out
+    assert "Authentication is required to install, upgrade or remove AI" in out, out
+    assert "Password:" in out, out
+
+
 def test_security_exposure_is_bounded(machine: Machine, suite: str) -> None:
     out = machine.exec("systemd-analyze", "security", "--no-pager", "lais-agent.service").stdout
     match = re.search(r"Overall exposure level for lais-agent.service: ([0-9.]+) (\w+)", out)
