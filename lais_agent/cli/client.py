@@ -25,6 +25,9 @@ from lais_agent.errors import (
 )
 
 CALL_TIMEOUT_S = 120.0
+# A call that may show a password prompt waits longer than the agent waits for polkit
+# (lais_agent.bus.polkit.INTERACTIVE_TIMEOUT_S = 300 s), so the agent's answer arrives.
+INTERACTIVE_CALL_TIMEOUT_S = 330.0
 _JOURNAL_HINT = "see `systemctl status lais-agent` and `journalctl -u lais-agent`"
 
 
@@ -112,7 +115,8 @@ class AgentClient:
             message.append(*args, signature=signature)
         message.set_allow_interactive_authorization(self._interactive)
         try:
-            reply = self._bus.send_message_with_reply_and_block(message, CALL_TIMEOUT_S)
+            timeout = INTERACTIVE_CALL_TIMEOUT_S if self._interactive else CALL_TIMEOUT_S
+            reply = self._bus.send_message_with_reply_and_block(message, timeout)
         except dbus.exceptions.DBusException as exc:
             raise translate(exc, f"{member}()") from None
         body = reply.get_args_list()

@@ -144,12 +144,17 @@ def test_mutating_call_needs_lais_group(machine: Machine, users: tuple[str, str]
 
 
 def test_on_a_terminal_polkit_asks_for_a_password(machine: Machine, users: tuple[str, str]) -> None:
-    """laisctl starts pkttyagent on a TTY (as systemctl does); polkitd asks there."""
+    """laisctl starts pkttyagent on a TTY (as systemctl does); polkitd asks there for an
+    administrator's password, and the call goes through once it is typed."""
     _, bob = users
-    rc, out = _in_login_session(machine, bob, "script -qec 'laisctl reload' /dev/null </dev/null")
+    machine.exec("/bin/sh", "-ec", "echo root:admin-secret | chpasswd")
+    typed = "(sleep 3; printf 'admin-secret\\n') | script -qec 'laisctl reload' /dev/null"
+    rc, out = _in_login_session(machine, bob, typed)
     assert f"AUTHENTICATING FOR {names.ACTION_MODULE_MANAGE}" in out, out
     assert "Authentication is required to install, upgrade or remove AI" in out, out
     assert "Password:" in out, out
+    assert "lais-agent reloaded" in out, out
+    assert rc == 0, out
 
 
 def test_security_exposure_is_bounded(machine: Machine, suite: str) -> None:
