@@ -217,6 +217,23 @@ class Meter:
         }
 
 
+def speed_probe() -> float:
+    """Milliseconds for a fixed pure-Python loop (best of 3): how fast this vCPU runs now.
+
+    Other VMs on the same host slow every figure down without showing up in
+    /proc/stat (steal stays near 0 here), so each cell records this beside the
+    other tenants' CPU; compare runs by it before comparing absolute figures.
+    """
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        total = 0
+        for i in range(200_000):
+            total += i & 7
+        best = min(best, time.perf_counter() - start)
+    return round(best * 1000, 2)
+
+
 def wait_quiet(plan: Plan) -> dict[str, float]:
     """Before a cell: wait (up to plan.quiet_wait_s) until other tenants use less than
     plan.quiet_cores over one second. Our servers are idle then, so machine busy CPU
@@ -230,7 +247,11 @@ def wait_quiet(plan: Plan) -> dict[str, float]:
         if other < plan.quiet_cores or waited >= plan.quiet_wait_s:
             if other >= plan.quiet_cores:
                 print(f"  (still {other:.2f} other cores after {waited:.0f} s)", file=sys.stderr)
-            return {"quiet_wait_s": round(waited, 1), "other_cores_before": round(other, 2)}
+            return {
+                "quiet_wait_s": round(waited, 1),
+                "other_cores_before": round(other, 2),
+                "speed_probe_ms": speed_probe(),
+            }
 
 
 # ---------------------------------------------------------------------------
@@ -801,9 +822,34 @@ def phase_cli(agent: Side, plan: Plan, tmp: Path) -> dict[str, Any]:
         plan.breakdown_runs,
         plan,
     )
+    # Import costs alone: `python -S` with the same packages on PYTHONPATH, so no .pth
+    # hook runs and each row is interpreter + exactly the named imports.
+    paths = [sysconfig.get_paths()["purelib"], *(p for p in sys.path if "dist-packages" in p)]
+    bare_env = {**env, "PYTHONPATH": os.pathsep.join([*paths, str(REPO)])}
+    cli_modules = "lais_agent.cli.main, lais_agent.cli.client, lais_agent.cli.output"
+    imports = interleaved(
+        {
+            f"python -S -c '{code}'": ([PYTHON, "-S", "-c", code], "")
+            for code in (
+                "pass",
+                "import click",
+                "import argparse",
+                "import dbus",
+                "import _dbus_bindings",
+                "import json",
+                "import click, dbus",
+                "import argparse, dbus",
+                f"import {cli_modules}",
+            )
+        },
+        bare_env,
+        plan.breakdown_runs,
+        plan,
+    )
     return {
         "main": main,
         "breakdown": breakdown,
+        "imports": imports,
         "importtime": importtime([LAISCTL, "status"], env),
         "importtime_plain": importtime([str(plain / "bin" / "laisctl"), "status"], env),
     }
@@ -898,6 +944,10 @@ def _fmt(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
 
 
+def _probe(waits: Sequence[Mapping[str, float]]) -> float:
+    return round(statistics.median(w["speed_probe_ms"] for w in waits), 2) if waits else 0.0
+
+
 def markdown(results: Mapping[str, Any]) -> str:
     env = results["environment"]
     out: list[str] = []
@@ -907,7 +957,8 @@ def markdown(results: Mapping[str, Any]) -> str:
         f"Machine: {env['cpu_model']}, {env['cpus']} CPUs, {env['mem_gib']} GiB, kernel "
         f"{env['kernel']}, {env['os']}; Python {env['python']} (`{env['python_path']}`), "
         f"dbus-fast {env['dbus_fast']}, dbus-python {env['dbus_python']}, "
-        f"{env['dbus_daemon']}, {env['busctl']}. Load average at start {env['loadavg']}. "
+        f"{env['dbus_daemon']}, {env['busctl']}. Load average at start {env['loadavg']}; "
+        f"speed probe {env['speed_probe_ms']} ms (a fixed Python loop; lower is faster). "
         f"Caller uid 0: the agent's gate passes root after one cached "
         f"GetConnectionUnixUser lookup, without a polkit round trip.\n"
     )
@@ -932,9 +983,9 @@ def markdown(results: Mapping[str, Any]) -> str:
     )
     add(
         "| round | side | p50 µs | p90 µs | p99 µs | max µs | calls/s | server CPU µs/call "
-        "| dbus-daemon µs/call | other tenants | waited for quiet s |"
+        "| dbus-daemon µs/call | other tenants | waited for quiet s | speed probe ms |"
     )
-    add("|---|---|---|---|---|---|---|---|---|---|---|")
+    add("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in range(len(calls["agent"]["latency"])):
         for side in ("agent", "floor"):
             lat = calls[side]["latency"][r]
@@ -944,13 +995,13 @@ def markdown(results: Mapping[str, Any]) -> str:
                 f"{lat['p99_us']} | {lat['max_us']:.0f} | {tp['calls_per_s']:,} | "
                 f"{tp['server_cpu_us_per_call']} | {tp['dbus_daemon_cpu_us_per_call']} | "
                 f"{lat['other_tenants_cores']:.2f} / {tp['other_tenants_cores']:.2f} | "
-                f"{lat['quiet_wait_s']} |"
+                f"{lat['quiet_wait_s']} | {lat['speed_probe_ms']} |"
             )
     for side in ("agent", "floor"):
         s = calls[side]["summary"]
         add(
             f"| median | {side} | {s['p50_us']} | | {s['p99_us']} | | {s['calls_per_s']:,.0f} | "
-            f"{s['server_cpu_us_per_call']} | {s['dbus_daemon_cpu_us_per_call']} | | |"
+            f"{s['server_cpu_us_per_call']} | {s['dbus_daemon_cpu_us_per_call']} | | | |"
         )
 
     cli = results["cli"]
@@ -958,11 +1009,16 @@ def markdown(results: Mapping[str, Any]) -> str:
     add(
         f"Interleaved runs after one unrecorded run each; other tenants "
         f"{cli['main']['other_tenants_cores']:.2f} cores (main) / "
-        f"{cli['breakdown']['other_tenants_cores']:.2f} (breakdown).\n"
+        f"{cli['breakdown']['other_tenants_cores']:.2f} (breakdown) / "
+        f"{cli['imports']['other_tenants_cores']:.2f} (imports). The `python -S` rows put "
+        "the same packages on PYTHONPATH so no site hook runs: interpreter plus exactly "
+        "the named imports. Speed probe (median over the phase): "
+        f"{_probe(cli['main']['quiet_waits'])} / {_probe(cli['breakdown']['quiet_waits'])} / "
+        f"{_probe(cli['imports']['quiet_waits'])} ms.\n"
     )
     add("| command | runs | median | min | max |")
     add("|---|---|---|---|---|")
-    for part in ("main", "breakdown"):
+    for part in ("main", "breakdown", "imports"):
         for label, c in cli[part]["cells"].items():
             add(f"| `{label}` | {c['runs']} | {c['median_ms']} | {c['min_ms']} | {c['max_ms']} |")
     for key, what in (("importtime", "dev venv"), ("importtime_plain", "plain venv")):
@@ -981,7 +1037,8 @@ def markdown(results: Mapping[str, Any]) -> str:
     add(
         f"Exec to `NameOwnerChanged` seen by a client connected before the spawn; "
         f"{len(st['starts']['agent'])} starts per side, alternating, after one warm-up start "
-        f"each; other tenants {st['other_tenants_cores']:.2f} cores.\n"
+        f"each; other tenants {st['other_tenants_cores']:.2f} cores; speed probe "
+        f"{_probe(st['quiet_waits'])} ms.\n"
     )
     add(
         "| side | name acquired ms, median (min-max) | RSS at name MiB | first call ms "
@@ -1081,6 +1138,7 @@ def environment() -> dict[str, Any]:
         "dbus_daemon": _first_line(["dbus-daemon", "--version"]),
         "busctl": _first_line(["busctl", "--version"]),
         "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "speed_probe_ms": speed_probe(),
     }
 
 
