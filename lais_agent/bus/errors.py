@@ -29,17 +29,36 @@ def as_dbus_error(exc: LaisError) -> DBusError:
     return DBusError(exc.dbus_name(), text)
 
 
+def _translated(exc: Exception, where: str) -> DBusError:
+    if isinstance(exc, DBusError):
+        return exc
+    if isinstance(exc, LaisError):
+        return as_dbus_error(exc)
+    logger.error("%s failed", where, exc_info=exc)
+    return DBusError(Failed.dbus_name(), INTERNAL_ERROR_TEXT)
+
+
 def translate_errors(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """For ``async def`` members."""
+
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return await fn(*args, **kwargs)
-        except DBusError:
-            raise
-        except LaisError as exc:
-            raise as_dbus_error(exc) from None
-        except Exception:
-            logger.exception("%s failed", fn.__qualname__)
-            raise DBusError(Failed.dbus_name(), INTERNAL_ERROR_TEXT) from None
+        except Exception as exc:  # noqa: BLE001 - every failure must become a D-Bus error
+            raise _translated(exc, fn.__qualname__) from None
+
+    return wrapper
+
+
+def translate_errors_sync(fn: Callable[P, R]) -> Callable[P, R]:
+    """For plain ``def`` members: they answer without a task, for the hot read paths."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every failure must become a D-Bus error
+            raise _translated(exc, fn.__qualname__) from None
 
     return wrapper

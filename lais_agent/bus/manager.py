@@ -17,7 +17,7 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from lais_agent import __version__, names
-from lais_agent.bus.errors import translate_errors
+from lais_agent.bus.errors import translate_errors, translate_errors_sync
 from lais_agent.bus.wire import to_vardict
 from lais_agent.control.hardware import HardwareService, significant_change
 from lais_agent.control.status import AgentStatus, summarize
@@ -34,6 +34,7 @@ class ManagerInterface(ServiceInterface):
         self._hardware = hardware
         self._started_wall = time.time()
         self._started_mono = time.monotonic()
+        self._summary: tuple[HardwareProfile, Variant] | None = None
         hardware.subscribe(self._on_hardware_changed)
 
     @dbus_property(access=PropertyAccess.READ)
@@ -50,17 +51,32 @@ class ManagerInterface(ServiceInterface):
         return hardware_vardict(await self._hardware.profile())
 
     @dbus_method()
-    @translate_errors
-    async def GetStatus(self) -> DBusDict:
+    @translate_errors_sync
+    def GetStatus(self) -> DBusDict:
+        # A plain def on purpose: the hottest read answers without a task. The agent
+        # requests its name only after the first probe, so "hardware" is normally there.
         status = AgentStatus(
             version=__version__,
             pid=os.getpid(),
             uptime_seconds=round(time.monotonic() - self._started_mono, 3),
             started_at_unix=self._started_wall,
             hostname=socket.gethostname(),
-            hardware=summarize(await self._hardware.profile()),
+            hardware=None,
         )
-        return to_vardict(status)
+        out = to_vardict(status)
+        summary = self._hardware_summary()
+        if summary is not None:
+            out["hardware"] = summary
+        return out
+
+    def _hardware_summary(self) -> Variant | None:
+        """The summary of the current profile, converted once per profile."""
+        profile = self._hardware.current
+        if profile is None:
+            return None
+        if self._summary is None or self._summary[0] is not profile:
+            self._summary = (profile, Variant("a{sv}", to_vardict(summarize(profile))))
+        return self._summary[1]
 
     @dbus_method()
     @translate_errors

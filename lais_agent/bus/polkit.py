@@ -59,6 +59,10 @@ class Authority:
         self._uid_cache_size = uid_cache_size
         self._polkit_missing_logged = False
 
+    def cached_uid(self, sender: str) -> int | None:
+        """The caller's uid if it is known already (no bus round trip)."""
+        return self._uids.get(sender)
+
     async def caller_uid(self, sender: str) -> int | None:
         """The caller's uid (cached: unique names are never reused on a bus)."""
         uid = self._uids.get(sender)

@@ -1,8 +1,12 @@
 """A blocking D-Bus client for laisctl, on libdbus (Debian's python3-dbus).
 
 Why not dbus-fast here: ``import dbus_fast`` pulls in asyncio and costs about
-100 ms, more than laisctl's whole start-up budget; libdbus does the protocol in
-C and imports in about 25 ms. The agent itself uses dbus-fast.
+100 ms, more than laisctl's whole start-up budget. libdbus does the protocol in
+C. We use dbus-python's C core, ``_dbus_bindings``, directly: it imports in about
+3 ms, where the ``dbus`` package around it costs about 39 ms (logging, proxies,
+introspection parsing) that a one-call client never uses. The package is loaded
+only on the error path, where ``_dbus_bindings`` raises dbus.exceptions'
+DBusException. tests/unit/test_cli_startup.py pins both facts.
 
 Every D-Bus failure becomes a LaisError saying what happened and what to do.
 """
@@ -11,9 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import dbus.lowlevel
+import _dbus_bindings
 
-import dbus
 from lais_agent import names
 from lais_agent.errors import (
     Failed,
@@ -33,7 +36,7 @@ _JOURNAL_HINT = "see `systemctl status lais-agent` and `journalctl -u lais-agent
 
 def to_native(value: Any) -> Any:
     """dbus-python values -> plain JSON-able Python values."""
-    if isinstance(value, dbus.Boolean):
+    if isinstance(value, _dbus_bindings.Boolean):
         return bool(value)
     if isinstance(value, dict):
         return {str(k): to_native(v) for k, v in value.items()}
@@ -48,7 +51,8 @@ def to_native(value: Any) -> Any:
     return value
 
 
-def translate(exc: dbus.exceptions.DBusException, where: str) -> LaisError:
+def translate(exc: Any, where: str) -> LaisError:
+    """A dbus.exceptions.DBusException (duck-typed: its module is loaded lazily)."""
     name = exc.get_dbus_name() or ""
     text = exc.get_dbus_message() or str(exc)
     if name.startswith(names.ERROR_PREFIX + "."):
@@ -95,20 +99,19 @@ class AgentClient:
         self._interactive = interactive
         where = address or "the system bus"
         try:
-            if address:
-                self._bus = dbus.bus.BusConnection(address)
-            else:
-                self._bus = dbus.SystemBus()
-        except dbus.exceptions.DBusException as exc:
+            self._bus = _dbus_bindings.Connection._new_for_bus(address or _dbus_bindings.BUS_SYSTEM)
+        except Exception as exc:
+            if not hasattr(exc, "get_dbus_name"):
+                raise
             raise Unavailable(
-                f"cannot connect to {where}: {exc.get_dbus_message() or exc}",
+                f"cannot connect to {where}: {exc.get_dbus_message() or exc}",  # type: ignore[attr-defined]
                 hint="is dbus running (`systemctl status dbus`)? With --bus, check the address",
             ) from None
 
     def call(
         self, interface: str, member: str, signature: str = "", *args: Any, path: str = ""
     ) -> Any:
-        message = dbus.lowlevel.MethodCallMessage(
+        message = _dbus_bindings.MethodCallMessage(
             names.BUS_NAME, path or names.ROOT_PATH, interface, member
         )
         if signature:
@@ -117,7 +120,9 @@ class AgentClient:
         try:
             timeout = INTERACTIVE_CALL_TIMEOUT_S if self._interactive else CALL_TIMEOUT_S
             reply = self._bus.send_message_with_reply_and_block(message, timeout)
-        except dbus.exceptions.DBusException as exc:
+        except Exception as exc:
+            if not hasattr(exc, "get_dbus_name"):
+                raise
             raise translate(exc, f"{member}()") from None
         body = reply.get_args_list()
         if not body:

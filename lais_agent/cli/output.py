@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,6 +53,8 @@ def fields(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def to_json(data: Any) -> str:
+    import json  # noqa: PLC0415 - only --json pays for it
+
     return json.dumps(data, indent=2, sort_keys=True)
 
 

@@ -25,7 +25,7 @@ class AgentStatus:
     uptime_seconds: float
     started_at_unix: float
     hostname: str
-    hardware: HardwareSummary
+    hardware: HardwareSummary | None  # None until the first probe has finished
 
 
 def summarize(profile: HardwareProfile) -> HardwareSummary:

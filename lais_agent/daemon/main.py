@@ -30,6 +30,8 @@ from lais_agent.hardware.nvml_replay import RecordedNvml
 
 logger = logging.getLogger("lais_agent.daemon")
 
+FIRST_PROBE_WAIT_S = 2.0
+
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -100,11 +102,17 @@ async def serve(args: argparse.Namespace) -> int:
     gate.install()
     bus.export(names.ROOT_PATH, ManagerInterface(hardware))
 
+    # Probe before taking the name, so the first call (usually the one that activated
+    # us) already has the hardware; a slow probe (NVML) does not hold the name back long.
+    first_probe = loop.create_task(hardware.refresh())
+    await asyncio.wait({first_probe}, timeout=FIRST_PROBE_WAIT_S)
+
     reply = await bus.request_name(names.BUS_NAME, NameFlag.DO_NOT_QUEUE)
     if reply not in (RequestNameReply.PRIMARY_OWNER, RequestNameReply.ALREADY_OWNER):
         logger.error(
             "%s is already owned by another process; is lais-agent running?", names.BUS_NAME
         )
+        await asyncio.gather(first_probe, return_exceptions=True)
         bus.disconnect()
         return 1
     logger.info(
@@ -115,14 +123,12 @@ async def serve(args: argparse.Namespace) -> int:
     )
     notifier.send(READY="1", STATUS="serving on the bus; probing hardware")
 
-    tasks: set[asyncio.Task[object]] = set()
-
-    async def first_probe() -> object:
-        profile = await hardware.refresh()
+    async def report_probe() -> object:
+        profile = await first_probe
         notifier.send(STATUS=f"ready; {len(profile.gpus)} GPU(s) detected")
         return None
 
-    tasks.add(loop.create_task(first_probe()))
+    tasks: set[asyncio.Task[object]] = {loop.create_task(report_probe())}
     if notifier.watchdog_interval:
         tasks.add(loop.create_task(_watchdog(notifier, notifier.watchdog_interval)))
     udev = UdevWatcher(hardware.refresh)

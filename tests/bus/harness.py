@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dbus
 import dbus.bus
 import dbus.exceptions
 
-import dbus
 from lais_agent import names
 from tests.owned import OWNED
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import subprocess
 import time
 
+import dbus
 import dbus.exceptions
 import dbus.lowlevel
 import pytest
 
-import dbus
 from lais_agent import names
 from lais_agent.errors import EXIT_NOT_AUTHORIZED, NotAuthorized
 from tests.bus.harness import NOBODY, Agent, PolkitMock, PrivateBus, busctl, laisctl

@@ -11,7 +11,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusStr
 from dbus_fast.service import ServiceInterface, dbus_method
 
-from lais_agent.bus.errors import translate_errors
+from lais_agent.bus.errors import translate_errors, translate_errors_sync
 from lais_agent.errors import Busy, Failed
 from tests.bus.harness import PrivateBus, _spawn, wait_for
 from tests.conftest import run_async
@@ -29,6 +29,11 @@ class Faulty(ServiceInterface):
     @translate_errors
     async def Bug(self) -> DBusStr:
         raise RuntimeError(f"cannot open {SECRET}")
+
+    @dbus_method()
+    @translate_errors_sync
+    def SyncBug(self) -> DBusStr:
+        raise KeyError(SECRET)
 
     @dbus_method()
     @translate_errors
@@ -70,8 +75,11 @@ def session_bus() -> Iterator[PrivateBus]:
     bus.stop()
 
 
-def test_unexpected_exception_becomes_failed_without_details(session_bus: PrivateBus) -> None:
-    reply = run_async(_call(session_bus.address, "Bug"))
+@pytest.mark.parametrize("member", ["Bug", "SyncBug"])
+def test_unexpected_exception_becomes_failed_without_details(
+    session_bus: PrivateBus, member: str
+) -> None:
+    reply = run_async(_call(session_bus.address, member))
     assert reply.message_type is MessageType.ERROR
     assert reply.error_name == Failed.dbus_name()
     text = reply.body[0]

@@ -1,0 +1,39 @@
+"""laisctl's start-up path stays light (what docs/benchmarks.md measures)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import _dbus_bindings
+import pytest
+
+HEAVY = ("dbus", "dbus_fast", "asyncio", "pydantic", "yaml", "json", "psutil", "lais_agent.bus")
+
+
+def test_cli_modules_import_nothing_heavy() -> None:
+    code = (
+        "import sys, lais_agent.cli.main, lais_agent.cli.client, lais_agent.cli.output;"
+        f"print(repr([m for m in {HEAVY!r} if m in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+def test_dbus_bindings_errors_carry_dbus_names() -> None:
+    """The client relies on _dbus_bindings raising DBusException-like errors."""
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the class loads lazily
+        _dbus_bindings.Connection._new_for_bus("unix:path=/nonexistent/lais-test")
+    assert info.value.get_dbus_name() == "org.freedesktop.DBus.Error.FileNotFound"  # type: ignore[attr-defined]
+
+
+def test_json_output_is_stable() -> None:
+    from lais_agent.cli import output
+
+    assert json.loads(output.to_json({"b": 1, "a": [True]})) == {"a": [True], "b": 1}
+    assert output.to_json({"b": 1, "a": 2}).index('"a"') < output.to_json({"b": 1, "a": 2}).index(
+        '"b"'
+    )
