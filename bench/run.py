@@ -782,10 +782,10 @@ def plain_layout(tmp: Path) -> Path:
     purelib = Path(sysconfig.get_paths()["purelib"])
     ours = venv / purelib.relative_to(sys.prefix)
     (ours / "_bench_paths.pth").write_text(f"{purelib}\n{REPO}\n")
-    script = Path(LAISCTL).read_text().splitlines(keepends=True)
-    script[0] = f"#!{venv / 'bin' / 'python3'}\n"
+    # the launcher the .deb installs (packaging/laisctl), pointed at this venv
+    launcher = (REPO / "packaging" / "laisctl").read_text()
     laisctl = venv / "bin" / "laisctl"
-    laisctl.write_text("".join(script))
+    laisctl.write_text(launcher.replace("/usr/lib/localaistack", str(venv)))
     laisctl.chmod(0o755)
     return venv
 
@@ -795,7 +795,7 @@ def phase_cli(agent: Side, plan: Plan, tmp: Path) -> dict[str, Any]:
     plain = plain_layout(tmp)
     main = interleaved(
         {
-            "laisctl status": ([LAISCTL, "status"], "lais-agent"),
+            "laisctl status": ([str(plain / "bin" / "laisctl"), "status"], "lais-agent"),
             "busctl call GetStatus": (busctl_argv(agent.address), "a{sv}"),
         },
         env,
@@ -811,7 +811,7 @@ def phase_cli(agent: Side, plan: Plan, tmp: Path) -> dict[str, Any]:
             "python -c 'import dbus'": ([PYTHON, "-c", "import dbus"], ""),
             "python -c 'import argparse'": ([PYTHON, "-c", "import argparse"], ""),
             "laisctl --version": ([LAISCTL, "--version"], "laisctl"),
-            "laisctl status": ([LAISCTL, "status"], "lais-agent"),
+            "dev venv: laisctl status": ([LAISCTL, "status"], "lais-agent"),
             "plain venv: python -c pass": ([plain_python, "-c", "pass"], ""),
             "plain venv: laisctl status": (
                 [str(plain / "bin" / "laisctl"), "status"],
@@ -918,7 +918,7 @@ def summary_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
         ("GetStatus p99 (µs)", "p99_us", a["p99_us"], f["p99_us"], False),
         ("GetStatus throughput, 50 in flight (calls/s)", "calls_per_s", a["calls_per_s"],
          f["calls_per_s"], True),
-        ("`laisctl status` wall, median (ms); floor = busctl", "laisctl_ms",
+        ("`laisctl status` wall (packaged launcher), median (ms); floor = busctl", "laisctl_ms",
          cli["laisctl status"]["median_ms"], cli["busctl call GetStatus"]["median_ms"], False),
         ("Idle RSS after first GetStatus, median (MiB)", "idle_rss_mib",
          su["agent"]["rss_after_first_call_mib"]["median"],

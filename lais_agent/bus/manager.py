@@ -20,7 +20,7 @@ from lais_agent import __version__, names
 from lais_agent.bus.errors import translate_errors, translate_errors_sync
 from lais_agent.bus.wire import to_vardict
 from lais_agent.control.hardware import HardwareService, significant_change
-from lais_agent.control.status import AgentStatus, summarize
+from lais_agent.control.status import AgentClock, AgentIdentity, summarize
 from lais_agent.hardware.profile import HardwareProfile
 
 
@@ -35,6 +35,7 @@ class ManagerInterface(ServiceInterface):
         self._started_wall = time.time()
         self._started_mono = time.monotonic()
         self._summary: tuple[HardwareProfile, Variant] | None = None
+        self._identity = to_vardict(AgentIdentity(__version__, os.getpid(), self._started_wall))
         hardware.subscribe(self._on_hardware_changed)
 
     @dbus_property(access=PropertyAccess.READ)
@@ -55,15 +56,15 @@ class ManagerInterface(ServiceInterface):
     def GetStatus(self) -> DBusDict:
         # A plain def on purpose: the hottest read answers without a task. The agent
         # requests its name only after the first probe, so "hardware" is normally there.
-        status = AgentStatus(
-            version=__version__,
-            pid=os.getpid(),
-            uptime_seconds=round(time.monotonic() - self._started_mono, 3),
-            started_at_unix=self._started_wall,
-            hostname=socket.gethostname(),
-            hardware=None,
+        out = dict(self._identity)
+        out.update(
+            to_vardict(
+                AgentClock(
+                    uptime_seconds=round(time.monotonic() - self._started_mono, 3),
+                    hostname=socket.gethostname(),
+                )
+            )
         )
-        out = to_vardict(status)
         summary = self._hardware_summary()
         if summary is not None:
             out["hardware"] = summary

@@ -19,13 +19,20 @@ class HardwareSummary:
 
 
 @dataclass(frozen=True)
-class AgentStatus:
+class AgentIdentity:
+    """The parts of GetStatus that never change while the agent runs."""
+
     version: str
     pid: int
-    uptime_seconds: float
     started_at_unix: float
+
+
+@dataclass(frozen=True)
+class AgentClock:
+    """The parts of GetStatus computed per call."""
+
+    uptime_seconds: float
     hostname: str
-    hardware: HardwareSummary | None  # None until the first probe has finished
 
 
 def summarize(profile: HardwareProfile) -> HardwareSummary:
