@@ -851,14 +851,31 @@ def phase_cli(agent: Side, plan: Plan, tmp: Path) -> dict[str, Any]:
         "breakdown": breakdown,
         "imports": imports,
         "importtime": importtime([LAISCTL, "status"], env),
-        "importtime_plain": importtime([str(plain / "bin" / "laisctl"), "status"], env),
+        # the packaged launcher is a sh wrapper; time what it runs: python -I -c ...
+        "importtime_plain": importtime(
+            [
+                str(plain / "bin" / "python3"),
+                "-I",
+                "-c",
+                "from lais_agent.cli.main import main; main()",
+                "status",
+            ],
+            env,
+        ),
     }
 
 
 def importtime(argv: Sequence[str], env: Mapping[str, str], runs: int = 5) -> dict[str, Any]:
-    """``python -X importtime <script>``: imports at the top two levels, cumulative ms."""
+    """``python -X importtime <script>``: imports at the top two levels, cumulative ms.
+
+    ``argv`` is a Python script (its #! names the interpreter) or an interpreter
+    followed by its arguments.
+    """
     script = list(argv)
-    interpreter = Path(script[0]).read_text().splitlines()[0].removeprefix("#!").strip()
+    if Path(script[0]).name.startswith("python"):
+        interpreter, script = script[0], script[1:]
+    else:
+        interpreter = Path(script[0]).read_text().splitlines()[0].removeprefix("#!").strip()
     samples: list[dict[str, int]] = []
     for _ in range(runs):
         done = subprocess.run(
