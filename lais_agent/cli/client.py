@@ -27,6 +27,12 @@ from lais_agent.errors import (
     from_dbus_name,
 )
 
+
+class _Connection(_dbus_bindings.Connection):  # type: ignore[misc]
+    """A Python subclass, as dbus.bus.BusConnection is: dbus-python 1.4 (Debian 13)
+    crashes when the C base type itself is instantiated (tests/system catches it)."""
+
+
 CALL_TIMEOUT_S = 120.0
 # A call that may show a password prompt waits longer than the agent waits for polkit
 # (lais_agent.bus.polkit.INTERACTIVE_TIMEOUT_S = 300 s), so the agent's answer arrives.
@@ -99,7 +105,7 @@ class AgentClient:
         self._interactive = interactive
         where = address or "the system bus"
         try:
-            self._bus = _dbus_bindings.Connection._new_for_bus(address or _dbus_bindings.BUS_SYSTEM)
+            self._bus = _Connection._new_for_bus(address or _dbus_bindings.BUS_SYSTEM)
         except Exception as exc:
             if not hasattr(exc, "get_dbus_name"):
                 raise
