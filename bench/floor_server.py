@@ -3,7 +3,7 @@
 It owns the agent's bus name on its own private bus, exports the agent's Manager
 interface at the agent's path and answers ``GetStatus`` with a prebuilt ``a{sv}``
 of the same shape as the real agent's reply (captured once from the agent by
-run.py and passed in as JSON). No authorization gate, no async method, no
+bench/startup.py and passed in as JSON). No authorization gate, no async method, no
 dataclass conversion: whatever the agent costs above this is the agent's own.
 
     python bench/floor_server.py --bus ADDRESS --payload status.json

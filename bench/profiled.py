@@ -4,7 +4,7 @@
     python bench/profiled.py OUT.pstats bench/floor_server.py --bus ADDRESS --payload F
 
 SIGUSR1 starts profiling, SIGUSR2 stops it and writes OUT.pstats. So start-up and
-imports stay out of the profile and bench/run.py can divide the call counts by the
+imports stay out of the profile and bench/profiling.py can divide the call counts by the
 number of requests it sent in between. Only the main thread is profiled, which is
 where dbus-fast and asyncio run.
 """
@@ -32,7 +32,7 @@ def main() -> None:
         profiler.disable()
         tmp = out.with_suffix(".tmp")
         profiler.dump_stats(tmp)
-        tmp.rename(out)  # run.py waits for OUT to appear: write it atomically
+        tmp.rename(out)  # profiling.py waits for OUT to appear: write it atomically
 
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, stop)

@@ -1,0 +1,57 @@
+"""Targets and verdicts: the summary rows, each measured figure against its target."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+TARGETS = {
+    "p50_us": 250.0,
+    "p99_us": 1000.0,
+    "calls_per_s": 8000.0,
+    "laisctl_ms": 80.0,
+    "idle_rss_mib": 40.0,
+    "name_ms": 300.0,
+}
+
+
+def verdict(measured: float, target: float, *, higher_is_better: bool = False) -> str:
+    if higher_is_better:
+        if measured >= target:
+            return "met"
+        return f"missed by {(target - measured) / target * 100:.0f}%"
+    if measured <= target:
+        return "met"
+    return f"missed by {(measured - target) / target * 100:.0f}%"
+
+
+def summary_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    calls = results["calls"]
+    a, f = calls["agent"]["summary"], calls["floor"]["summary"]
+    cli = results["cli"]["main"]["cells"]
+    su = results["startup"]["summary"]
+    rows = [
+        ("GetStatus p50 (µs)", "p50_us", a["p50_us"], f["p50_us"], False),
+        ("GetStatus p99 (µs)", "p99_us", a["p99_us"], f["p99_us"], False),
+        ("GetStatus throughput, 50 in flight (calls/s)", "calls_per_s", a["calls_per_s"],
+         f["calls_per_s"], True),
+        ("`laisctl status` wall (packaged launcher), median (ms); floor = busctl", "laisctl_ms",
+         cli["laisctl status"]["median_ms"], cli["busctl call GetStatus"]["median_ms"], False),
+        ("Idle RSS after first GetStatus, median (MiB)", "idle_rss_mib",
+         su["agent"]["rss_after_first_call_mib"]["median"],
+         su["floor"]["rss_after_first_call_mib"]["median"], False),
+        ("Exec to name acquired, median (ms)", "name_ms", su["agent"]["name_ms"]["median"],
+         su["floor"]["name_ms"]["median"], False),
+    ]  # fmt: skip
+    return [
+        {
+            "metric": label,
+            "target": TARGETS[key],
+            "higher_is_better": better,
+            "measured": measured,
+            "floor": floor_value,
+            "ratio_to_floor": round(measured / floor_value, 2) if floor_value else None,
+            "verdict": verdict(measured, TARGETS[key], higher_is_better=better),
+        }
+        for label, key, measured, floor_value, better in rows
+    ]
