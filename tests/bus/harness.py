@@ -220,17 +220,22 @@ def laisctl(
     bus: PrivateBus, *args: str, uid: int | None = None, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
     """Run laisctl as root, or as ``uid`` (through setpriv, a real uid change)."""
-    argv = [str(BIN / "laisctl"), *args]
-    if uid is not None:
-        argv = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *argv]
+    argv = as_user([str(BIN / "laisctl"), *args], uid)
     return subprocess.run(
         argv, env=bus.env(), capture_output=True, text=True, timeout=timeout, check=False, cwd="/"
     )
 
 
-def busctl(bus: PrivateBus, *args: str) -> subprocess.CompletedProcess[str]:
+def as_user(argv: list[str], uid: int | None) -> list[str]:
+    """Prefix argv with setpriv so it runs as ``uid`` (a real uid change), or not at all."""
+    if uid is None:
+        return argv
+    return ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *argv]
+
+
+def busctl(bus: PrivateBus, *args: str, uid: int | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["busctl", f"--address={bus.address}", *args],
+        as_user(["busctl", f"--address={bus.address}", *args], uid),
         capture_output=True,
         text=True,
         timeout=30,

@@ -12,9 +12,11 @@ import pytest
 
 from lais_agent import names
 from lais_agent.errors import EXIT_NOT_AUTHORIZED, NotAuthorized
-from tests.bus.harness import NOBODY, Agent, PolkitMock, PrivateBus, busctl, laisctl
+from tests.bus.harness import NOBODY, Agent, PolkitMock, PrivateBus, as_user, busctl, laisctl
 
 pytestmark = pytest.mark.bus
+
+GET_STATUS = (names.BUS_NAME, names.ROOT_PATH, names.MANAGER_IFACE, "GetStatus")
 
 
 def _call_as_root(
@@ -55,61 +57,17 @@ def test_plain_user_is_allowed_when_polkit_says_yes(
 
 def test_property_reads_are_gated_too(bus: PrivateBus, agent: Agent, polkit: PolkitMock) -> None:
     argv = ["get-property", names.BUS_NAME, names.ROOT_PATH, names.MANAGER_IFACE, "Version"]
-    denied = subprocess.run(
-        [
-            "setpriv",
-            f"--reuid={NOBODY}",
-            f"--regid={NOBODY}",
-            "--clear-groups",
-            "busctl",
-            f"--address={bus.address}",
-            *argv,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    denied = busctl(bus, *argv, uid=NOBODY)
     assert denied.returncode != 0
     assert "not authorized" in denied.stderr
     polkit.set_allowed([names.ACTION_READ])
-    allowed = subprocess.run(
-        [
-            "setpriv",
-            f"--reuid={NOBODY}",
-            f"--regid={NOBODY}",
-            "--clear-groups",
-            "busctl",
-            f"--address={bus.address}",
-            *argv,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    allowed = busctl(bus, *argv, uid=NOBODY)
     assert allowed.returncode == 0, allowed.stderr
 
 
 def test_introspection_is_public(bus: PrivateBus, agent: Agent) -> None:
-    result = subprocess.run(
-        [
-            "setpriv",
-            f"--reuid={NOBODY}",
-            f"--regid={NOBODY}",
-            "--clear-groups",
-            "busctl",
-            f"--address={bus.address}",
-            "introspect",
-            "--xml-interface",
-            names.BUS_NAME,
-            names.ROOT_PATH,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    argv = ["introspect", "--xml-interface", names.BUS_NAME, names.ROOT_PATH]
+    result = busctl(bus, *argv, uid=NOBODY)
     assert result.returncode == 0, result.stderr
     assert names.MANAGER_IFACE in result.stdout
 
@@ -130,19 +88,7 @@ def test_caller_disconnecting_mid_call_does_not_hurt_the_agent(
 ) -> None:
     polkit.set_delay(1.5)
     slow = subprocess.Popen(
-        [
-            "setpriv",
-            f"--reuid={NOBODY}",
-            f"--regid={NOBODY}",
-            "--clear-groups",
-            "busctl",
-            f"--address={bus.address}",
-            "call",
-            names.BUS_NAME,
-            names.ROOT_PATH,
-            names.MANAGER_IFACE,
-            "GetStatus",
-        ],
+        as_user(["busctl", f"--address={bus.address}", "call", *GET_STATUS], NOBODY),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -160,33 +106,10 @@ def test_caller_disconnecting_mid_call_does_not_hurt_the_agent(
 
 
 def test_busctl_sees_the_error_name(bus: PrivateBus, agent: Agent) -> None:
-    result = subprocess.run(
-        [
-            "setpriv",
-            f"--reuid={NOBODY}",
-            f"--regid={NOBODY}",
-            "--clear-groups",
-            "busctl",
-            f"--address={bus.address}",
-            "call",
-            names.BUS_NAME,
-            names.ROOT_PATH,
-            names.MANAGER_IFACE,
-            "GetStatus",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
+    result = busctl(bus, "call", *GET_STATUS, uid=NOBODY)
     assert result.returncode != 0
     assert names.ACTION_READ in result.stderr
-    assert (
-        busctl(
-            bus, "call", names.BUS_NAME, names.ROOT_PATH, names.MANAGER_IFACE, "GetStatus"
-        ).returncode
-        == 0
-    )
+    assert busctl(bus, "call", *GET_STATUS).returncode == 0
 
 
 def test_mutating_call_needs_its_own_action(
