@@ -207,6 +207,8 @@ def _remove_private_cgroup(name: str) -> None:
                         sub.rmdir()
             with contextlib.suppress(OSError):
                 group.rmdir()
+        with contextlib.suppress(OSError):
+            group.parent.rmdir()  # only succeeds once no machine is left
 
 
 # ----------------------------------------------------------------- machines ----
