@@ -25,6 +25,7 @@ EXIT_NOT_AUTHORIZED = 4
 EXIT_UNAVAILABLE = 5
 EXIT_BUSY = 6
 EXIT_TIMEOUT = 7
+EXIT_INVALID_CONFIG = 8
 
 
 class LaisError(Exception):
@@ -89,6 +90,14 @@ class TimedOut(LaisError):
     exit_code = EXIT_TIMEOUT
 
 
+class InvalidConfig(LaisError):
+    """A configuration, policy or manifest file is invalid; the message names file and line."""
+
+    code = "invalid-config"
+    dbus_suffix = "InvalidConfig"
+    exit_code = EXIT_INVALID_CONFIG
+
+
 ERROR_TYPES: tuple[type[LaisError], ...] = (
     Failed,
     InvalidArgs,
@@ -97,6 +106,7 @@ ERROR_TYPES: tuple[type[LaisError], ...] = (
     Unavailable,
     Busy,
     TimedOut,
+    InvalidConfig,
 )
 
 _BY_DBUS_NAME = {cls.dbus_name(): cls for cls in ERROR_TYPES}

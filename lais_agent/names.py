@@ -42,3 +42,5 @@ ALL_ACTIONS: Final = (
 STATE_DIR: Final = "/var/lib/localaistack"
 MODELS_DIR: Final = f"{STATE_DIR}/models"
 CONFIG_DIR: Final = "/etc/localaistack"
+SHIPPED_POLICIES_DIR: Final = "/usr/share/localaistack/policies"
+ADMIN_POLICIES_DIR: Final = f"{CONFIG_DIR}/policies.d"

@@ -21,6 +21,7 @@ METHOD_ACTIONS: Final[dict[tuple[str, str], str]] = {
     (names.MANAGER_IFACE, "GetHardware"): names.ACTION_READ,
     (names.MANAGER_IFACE, "GetStatus"): names.ACTION_READ,
     (names.MANAGER_IFACE, "RefreshHardware"): names.ACTION_READ,
+    (names.MANAGER_IFACE, "GetTier"): names.ACTION_READ,
     # Reload re-reads configuration, catalog and policies: a change to what may be managed.
     (names.MANAGER_IFACE, "Reload"): names.ACTION_MODULE_MANAGE,
     (PROPERTIES_IFACE, "Get"): names.ACTION_READ,

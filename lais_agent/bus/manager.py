@@ -19,6 +19,7 @@ from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus
 from lais_agent import __version__, names
 from lais_agent.bus.errors import translate_errors, translate_errors_sync
 from lais_agent.bus.wire import to_vardict
+from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService, significant_change
 from lais_agent.control.status import AgentClock, AgentIdentity, summarize
 from lais_agent.hardware.profile import HardwareProfile
@@ -29,9 +30,10 @@ def hardware_vardict(profile: HardwareProfile) -> dict[str, Variant]:
 
 
 class ManagerInterface(ServiceInterface):
-    def __init__(self, hardware: HardwareService) -> None:
+    def __init__(self, hardware: HardwareService, capability: CapabilityService) -> None:
         super().__init__(names.MANAGER_IFACE)
         self._hardware = hardware
+        self._capability = capability
         self._started_wall = time.time()
         self._started_mono = time.monotonic()
         self._summary: tuple[HardwareProfile, Variant] | None = None
@@ -88,9 +90,17 @@ class ManagerInterface(ServiceInterface):
 
     @dbus_method()
     @translate_errors
+    async def GetTier(self) -> DBusDict:
+        profile = await self._hardware.profile()
+        return to_vardict(await self._capability.capability(profile))
+
+    @dbus_method()
+    @translate_errors
     async def Reload(self) -> None:
-        """Re-read what the agent derives from the machine (today: the hardware profile)."""
-        await self._hardware.refresh()
+        """Re-read policies and probe the hardware again."""
+        self._capability.reload()
+        profile = await self._hardware.refresh()
+        await self._capability.capability(profile)  # report bad policy files now
 
     @dbus_signal()
     def HardwareChanged(self, hardware: DBusDict) -> DBusDict:

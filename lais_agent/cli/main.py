@@ -98,6 +98,18 @@ def hardware(ctx: click.Context, as_json: bool, refresh: bool) -> None:  # noqa:
 
 
 @cli.command()
+@json_option
+@click.option("--explain", is_flag=True, help="Say why: each tier's checks and each limit's rule.")
+@click.pass_context
+def tier(ctx: click.Context, as_json: bool, explain: bool) -> None:  # noqa: FBT001
+    """Show this machine's capability tier and what it may run."""
+    from lais_agent.cli import output  # noqa: PLC0415
+
+    data = _client(ctx).manager("GetTier")
+    click.echo(output.to_json(data) if as_json else output.format_tier(data, explain=explain))
+
+
+@cli.command()
 @click.pass_context
 def reload(ctx: click.Context) -> None:
     """Make the agent re-read its configuration and re-probe the machine."""

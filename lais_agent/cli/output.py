@@ -166,3 +166,41 @@ def format_hardware(hw: Mapping[str, Any]) -> str:
         out.append("Could not read everything:")
         out.extend(f"  {i.get('component')}: {i.get('message')}" for i in issues)
     return "\n".join(out)
+
+
+def format_tier(cap: Mapping[str, Any], *, explain: bool = False) -> str:
+    limits: Mapping[str, Any] = cap.get("limits", {})
+    params = limits.get("max_model_params_b")
+    bits = limits.get("max_model_quantization_bits")
+    size = "no limit" if params is None else f"{params:g}B parameters"
+    if params is not None and bits:
+        size += f" at {bits}-bit"
+    allowed = limits.get("allowed_runtimes")
+    denied = limits.get("denied_runtimes") or []
+    runtimes = ", ".join(allowed) if allowed is not None else "any"
+    if denied:
+        runtimes += f" (denied: {', '.join(denied)})"
+
+    def opt(key: str, fmt: str = "{}") -> str:
+        value = limits.get(key)
+        return "no limit" if value is None else fmt.format(value)
+
+    lines = [
+        ("Tier", f"{_or(cap.get('tier'))} (rank {_or(cap.get('rank'))}): {_or(cap.get('title'))}"),
+        ("Largest model", size),
+        ("Runtimes", runtimes),
+        ("Tensor parallel", opt("max_tensor_parallel")),
+        ("Concurrent models", opt("max_concurrent_models")),
+        ("VRAM use", opt("vram_utilization_max", "at most {:.0%}")),
+        ("RAM use", opt("ram_utilization_max", "at most {:.0%}")),
+    ]
+    out = [fields(lines)]
+    if explain:
+        out += ["", "Why this tier:"]
+        out += [f"  {line}" for line in cap.get("explanation", [])]
+        out += ["", "Why these limits:"]
+        out += [f"  {line}" for line in cap.get("reasons", [])] or ["  no rule matched"]
+    notes = cap.get("notes", [])
+    if notes:
+        out += ["", "Note:"] + [f"  {line}" for line in notes]
+    return "\n".join(out)

@@ -20,6 +20,7 @@ from lais_agent import __version__, names
 from lais_agent.bus.gate import AuthorizationGate
 from lais_agent.bus.manager import ManagerInterface
 from lais_agent.bus.polkit import Authority
+from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService
 from lais_agent.daemon.logsetup import setup_logging
 from lais_agent.daemon.notify import Notifier
@@ -51,6 +52,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         metavar="DIR",
         help="probe a recorded machine (sys/, proc/, etc/, optional nvml.json) instead of /",
+    )
+    parser.add_argument(
+        "--policy-dir",
+        type=Path,
+        default=Path(names.SHIPPED_POLICIES_DIR),
+        help="shipped capability policies (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--admin-policy-dir",
+        type=Path,
+        default=Path(names.ADMIN_POLICIES_DIR),
+        help="administrator's policies, replacing shipped files of the same name",
     )
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
@@ -100,7 +113,8 @@ async def serve(args: argparse.Namespace) -> int:
     authority = Authority(bus)
     gate = AuthorizationGate(bus, authority)
     gate.install()
-    bus.export(names.ROOT_PATH, ManagerInterface(hardware))
+    capability = CapabilityService(args.policy_dir, args.admin_policy_dir)
+    bus.export(names.ROOT_PATH, ManagerInterface(hardware, capability))
 
     # Probe before taking the name, so the first call (usually the one that activated
     # us) already has the hardware; a slow probe (NVML) does not hold the name back long.

@@ -183,7 +183,18 @@ class Agent:
     log: Path | None = None
 
     def argv(self) -> list[str]:
-        argv = [sys.executable, "-m", "lais_agent", "--bus", self.bus.address, "--no-udev"]
+        argv = [
+            sys.executable,
+            "-m",
+            "lais_agent",
+            "--bus",
+            self.bus.address,
+            "--no-udev",
+            "--policy-dir",
+            str(REPO / "policies"),
+            "--admin-policy-dir",
+            str(self.bus.directory / "policies.d"),
+        ]
         if self.hardware_root is not None:
             argv += ["--hardware-root", str(self.hardware_root)]
         return argv

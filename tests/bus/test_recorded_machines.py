@@ -15,6 +15,7 @@ from lais_agent import names
 from tests.bus.harness import Agent, PolkitMock, PrivateBus, laisctl
 from tests.conftest import run_async
 from tests.unit.hardware.test_detect_fixtures import FIXTURES, NAMES, _golden_view, probe
+from tests.unit.policy.test_engine import EXPECTED_TIERS
 
 pytestmark = pytest.mark.bus
 
@@ -37,6 +38,13 @@ def test_laisctl_hardware_json_shows_the_recorded_machine(
         assert human.returncode == 0, human.stderr
         status = laisctl(bus, "status")
         assert status.returncode == 0, status.stderr
+        tier = laisctl(bus, "tier", "--json")
+        assert tier.returncode == 0, tier.stderr
+        assert json.loads(tier.stdout)["tier"] == EXPECTED_TIERS[name]
+        explained = laisctl(bus, "tier", "--explain")
+        assert explained.returncode == 0, explained.stderr
+        golden = (FIXTURES / name / "expected-tier.txt").read_text()
+        assert explained.stdout == golden  # the agent says what the pure engine says
     finally:
         assert agent.stop() == 0, agent.logs()
 

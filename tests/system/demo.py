@@ -45,8 +45,9 @@ def tour(machine: Machine, deb: str) -> None:
     show(machine, "systemctl is-active lais-agent", expect=3)
     show(machine, "laisctl status")
     show(machine, "systemctl status --no-pager --lines=0 lais-agent")
-    say("What the agent found on this machine")
+    say("What the agent found on this machine, and what that lets it run")
     show(machine, "laisctl hardware")
+    show(machine, "laisctl tier --explain")
     say("The API on the system bus, and the agent's structured logs in journald")
     show(
         machine,

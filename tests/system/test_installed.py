@@ -97,6 +97,14 @@ def test_hardware_json_answers(machine: Machine) -> None:
     assert data["cpu"]["logical_cores"] >= 1
 
 
+def test_tier_from_the_shipped_policies(machine: Machine) -> None:
+    data = json.loads(machine.run("laisctl", "tier", "--json").stdout)
+    assert data["tier"] == "tier0-cpu"  # no GPU in the test machine
+    assert "llama.cpp" in data["limits"]["allowed_runtimes"]
+    explained = machine.run("laisctl", "tier", "--explain").stdout
+    assert "not tier1-entry: GPUs 0 < 1" in explained
+
+
 @pytest.fixture(scope="module")
 def users(machine: Machine) -> tuple[str, str]:
     machine.exec("useradd", "--create-home", "--groups", "lais", "alice")

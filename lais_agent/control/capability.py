@@ -1,0 +1,48 @@
+"""The agent's view of what this machine may run: policies loaded once (lazily,
+pydantic is heavy) and evaluated once per hardware profile."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lais_agent.hardware.profile import HardwareProfile
+
+if TYPE_CHECKING:
+    from lais_agent.policy.engine import Capability
+    from lais_agent.policy.loader import PolicySet
+
+
+class CapabilityService:
+    def __init__(self, shipped: Path, admin: Path) -> None:
+        self._shipped = shipped
+        self._admin = admin
+        self._policies: PolicySet | None = None
+        self._cache: tuple[HardwareProfile, Capability] | None = None
+        self._lock = asyncio.Lock()
+
+    def _load(self) -> PolicySet:
+        from lais_agent.policy.loader import load_policies  # noqa: PLC0415 - pydantic: lazy
+
+        return load_policies(self._shipped, self._admin)
+
+    async def capability(self, profile: HardwareProfile) -> Capability:
+        """The tier and limits for ``profile``; raises InvalidConfig for bad policy files."""
+        async with self._lock:
+            if self._cache is not None and self._cache[0] is profile:
+                return self._cache[1]
+            if self._policies is None:
+                self._policies = await asyncio.to_thread(self._load)
+            from lais_agent.policy.engine import evaluate  # noqa: PLC0415
+            from lais_agent.policy.facts import facts_from  # noqa: PLC0415
+
+            policies = self._policies
+            result = evaluate(policies.tiers, policies.policies, facts_from(profile))
+            self._cache = (profile, result)
+            return result
+
+    def reload(self) -> None:
+        """Forget the loaded files; the next evaluation reads them again."""
+        self._policies = None
+        self._cache = None

@@ -1,0 +1,1 @@
+"""Capability policies: which tier this machine is in and what it may run. Pure core."""
