@@ -17,6 +17,7 @@ from dbus_fast.aio import MessageBus
 
 from lais_agent import names
 from lais_agent.bus import actions
+from lais_agent.bus.caller import CURRENT_CALLER, Caller
 from lais_agent.bus.errors import INTERNAL_ERROR_TEXT
 from lais_agent.bus.polkit import Authority, Decision, Verdict
 from lais_agent.errors import Failed, NotAuthorized
@@ -71,8 +72,10 @@ class AuthorizationGate:
                 f"{msg.interface}.{msg.member} is not a method of this service "
                 "(calls must name one of its interfaces)",
             )
-        if self._authority.cached_uid(msg.sender) == 0:
-            return None  # root, already identified: dispatch directly, no task, no polkit
+        if action == names.ACTION_READ and self._authority.cached_uid(msg.sender) == 0:
+            # root reading, already identified: dispatch directly, no task, no polkit
+            # (changes always take the path below, which records the caller)
+            return None
         task = asyncio.get_running_loop().create_task(self._authorize(msg, action))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -98,6 +101,8 @@ class AuthorizationGate:
             text = _denial_text(action, decision, interactive=interactive)
             self._reply(Message.new_error(msg, NotAuthorized.dbus_name(), text), msg)
             return
+        uid = self._authority.cached_uid(msg.sender)
+        token = CURRENT_CALLER.set(Caller(msg.sender, uid if uid is not None else -1))
         self._approved.add(id(msg))
         try:
             # dbus-fast has no public "dispatch this message" call; _process_message is
@@ -105,6 +110,7 @@ class AuthorizationGate:
             self._bus._process_message(msg)
         finally:
             self._approved.discard(id(msg))
+            CURRENT_CALLER.reset(token)
 
     def _reply(self, reply: Message, msg: Message) -> None:
         if msg.flags & MessageFlag.NO_REPLY_EXPECTED or not self._bus.connected:

@@ -10,19 +10,25 @@ The ``a{sv}`` trees are documented key by key in docs/dbus-api.md.
 import os
 import socket
 import time
+from typing import Annotated
 
 from dbus_fast import Variant
-from dbus_fast.annotations import DBusBool, DBusDict, DBusStr
+from dbus_fast.annotations import DBusBool, DBusDict, DBusSignature, DBusStr
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from lais_agent import __version__, names
+from lais_agent.bus.caller import current_caller
 from lais_agent.bus.errors import translate_errors, translate_errors_sync
 from lais_agent.bus.wire import to_vardict
 from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService, significant_change
 from lais_agent.control.status import AgentClock, AgentIdentity, summarize
+from lais_agent.errors import InvalidArgs
 from lais_agent.hardware.profile import HardwareProfile
+
+DBusStrList = Annotated[list[str], DBusSignature("as")]
+DBusDictList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
 
 
 def hardware_vardict(profile: HardwareProfile) -> dict[str, Variant]:
@@ -93,6 +99,42 @@ class ManagerInterface(ServiceInterface):
     async def GetTier(self) -> DBusDict:
         profile = await self._hardware.profile()
         return to_vardict(await self._capability.capability(profile))
+
+    @dbus_method()
+    @translate_errors
+    async def SetPolicyOverride(
+        self,
+        limits: DBusDict,
+        allow_runtimes: DBusStrList,
+        deny_runtimes: DBusStrList,
+        reason: DBusStr,
+    ) -> DBusStr:
+        caller = current_caller()
+        numbers: dict[str, float] = {}
+        for key, variant in limits.items():
+            if variant.signature not in ("d", "x", "t", "i", "u"):
+                raise InvalidArgs(f"limit {key} must be a number, not type {variant.signature}")
+            numbers[key] = float(variant.value)
+        override = await self._capability.add_override(
+            uid=caller.uid,
+            user=caller.user,
+            reason=reason,
+            limits=numbers,
+            allow=tuple(allow_runtimes),
+            deny=tuple(deny_runtimes),
+        )
+        return override.id
+
+    @dbus_method()
+    @translate_errors
+    async def RevertPolicyOverride(self, override_id: DBusStr, reason: DBusStr) -> None:
+        caller = current_caller()
+        await self._capability.revert_override(override_id, user=caller.user, reason=reason)
+
+    @dbus_method()
+    @translate_errors
+    async def GetPolicyOverrides(self) -> DBusDictList:
+        return [to_vardict(o) for o in await self._capability.overrides()]
 
     @dbus_method()
     @translate_errors

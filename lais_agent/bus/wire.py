@@ -13,6 +13,7 @@ bool                   b
 tuple[str, ...]        as
 dataclass              a{sv}
 tuple[dataclass, ...]  aa{sv}
+dict[str, float]       a{sd}
 X | None               X; the key is absent when the value is None
 =====================  ==========
 """
@@ -44,6 +45,10 @@ def signature_of(tp: Any) -> str:
         return _SCALARS[tp]
     if dataclasses.is_dataclass(tp):
         return "a{sv}"
+    if typing.get_origin(tp) is dict:
+        key, value = typing.get_args(tp)
+        if key is str:
+            return "a{s" + signature_of(value) + "}"
     if typing.get_origin(tp) is tuple:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:

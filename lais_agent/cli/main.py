@@ -109,6 +109,92 @@ def tier(ctx: click.Context, as_json: bool, explain: bool) -> None:  # noqa: FBT
     click.echo(output.to_json(data) if as_json else output.format_tier(data, explain=explain))
 
 
+@cli.group()
+def policy() -> None:
+    """Show the capability policy; override it, revert overrides, see their history."""
+
+
+@policy.command("show")
+@json_option
+@click.pass_context
+def policy_show(ctx: click.Context, as_json: bool) -> None:  # noqa: FBT001
+    """The tier, limits and why, with the overrides in force."""
+    from lais_agent.cli import output  # noqa: PLC0415
+
+    client = _client(ctx)
+    tier_data = client.manager("GetTier")
+    history = client.manager("GetPolicyOverrides") or []
+    active = [o for o in history if "reverted_at" not in o]
+    if as_json:
+        click.echo(output.to_json({"capability": tier_data, "overrides": active}))
+        return
+    click.echo(output.format_tier(tier_data, explain=True))
+    click.echo("")
+    click.echo(output.format_overrides(active, title="Overrides in force"))
+
+
+_LIMIT_OPTIONS = (
+    ("max_model_params_b", float, "largest model, billions of parameters"),
+    ("max_model_quantization_bits", int, "bits per weight that size assumes"),
+    ("max_tensor_parallel", int, "GPUs one model may span"),
+    ("max_concurrent_models", int, "models loaded at once"),
+    ("vram_utilization_max", float, "fraction of VRAM, 0-1"),
+    ("ram_utilization_max", float, "fraction of RAM, 0-1"),
+)
+
+
+def _limit_options(fn: F) -> F:
+    for name, kind, text in reversed(_LIMIT_OPTIONS):
+        flag = "--" + name.replace("_", "-")
+        fn = click.option(flag, name, type=kind, default=None, help=text)(fn)
+    return fn
+
+
+@policy.command("override")
+@_limit_options
+@click.option("--allow-runtime", "allow", multiple=True, help="allow this runtime (repeatable)")
+@click.option("--deny-runtime", "deny", multiple=True, help="deny this runtime (repeatable)")
+@click.option("--reason", required=True, help="why; recorded with your name and the time")
+@click.pass_context
+def policy_override(
+    ctx: click.Context,
+    /,
+    allow: tuple[str, ...],
+    deny: tuple[str, ...],
+    reason: str,
+    **limits: float | None,
+) -> None:
+    """Record an override of the evaluated limits (reversible; shipped files stay as they are)."""
+    given = {k: float(v) for k, v in limits.items() if v is not None}
+    with _may_ask(ctx):
+        override_id = _client(ctx, may_ask=True).manager(
+            "SetPolicyOverride", "a{sv}asass", given, list(allow), list(deny), reason
+        )
+    click.echo(f"override {override_id} recorded; `laisctl policy revert {override_id}` undoes it")
+
+
+@policy.command("revert")
+@click.argument("override_id")
+@click.option("--reason", required=True, help="why; recorded with your name and the time")
+@click.pass_context
+def policy_revert(ctx: click.Context, override_id: str, reason: str) -> None:
+    """Revert an override (it stays in the history)."""
+    with _may_ask(ctx):
+        _client(ctx, may_ask=True).manager("RevertPolicyOverride", "ss", override_id, reason)
+    click.echo(f"override {override_id} reverted")
+
+
+@policy.command("history")
+@json_option
+@click.pass_context
+def policy_history(ctx: click.Context, as_json: bool) -> None:  # noqa: FBT001
+    """Every override ever recorded: who, when, why, and who reverted it."""
+    from lais_agent.cli import output  # noqa: PLC0415
+
+    history = _client(ctx).manager("GetPolicyOverrides") or []
+    click.echo(output.to_json(history) if as_json else output.format_overrides(history))
+
+
 @cli.command()
 @click.pass_context
 def reload(ctx: click.Context) -> None:

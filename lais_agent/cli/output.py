@@ -204,3 +204,32 @@ def format_tier(cap: Mapping[str, Any], *, explain: bool = False) -> str:
     if notes:
         out += ["", "Note:"] + [f"  {line}" for line in notes]
     return "\n".join(out)
+
+
+def format_overrides(history: Sequence[Mapping[str, Any]], *, title: str = "Overrides") -> str:
+    if not history:
+        return f"{title}: none"
+    rows = []
+    for o in history:
+        changes = [f"{k}={v:g}" for k, v in sorted(o.get("limits", {}).items())]
+        changes += [f"allow {r}" for r in o.get("allow_runtimes", [])]
+        changes += [f"deny {r}" for r in o.get("deny_runtimes", [])]
+        state = (
+            "active"
+            if "reverted_at" not in o
+            else (
+                f"reverted {o['reverted_at']} by {o.get('reverted_by', '?')}: "
+                f"{o.get('revert_reason', '')}"
+            )
+        )
+        rows.append(
+            [
+                o.get("id", ""),
+                o.get("created_at", ""),
+                o.get("user", ""),
+                ", ".join(changes),
+                o.get("reason", ""),
+                state,
+            ]
+        )
+    return f"{title}:\n" + table(["ID", "WHEN", "WHO", "CHANGES", "WHY", "STATE"], rows)

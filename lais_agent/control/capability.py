@@ -7,7 +7,9 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lais_agent.control.overrides import OverrideStore
 from lais_agent.hardware.profile import HardwareProfile
+from lais_agent.policy.overrides import Override, apply
 
 if TYPE_CHECKING:
     from lais_agent.policy.engine import Capability
@@ -15,9 +17,10 @@ if TYPE_CHECKING:
 
 
 class CapabilityService:
-    def __init__(self, shipped: Path, admin: Path) -> None:
+    def __init__(self, shipped: Path, admin: Path, overrides: OverrideStore) -> None:
         self._shipped = shipped
         self._admin = admin
+        self._overrides = overrides
         self._policies: PolicySet | None = None
         self._cache: tuple[HardwareProfile, Capability] | None = None
         self._lock = asyncio.Lock()
@@ -39,8 +42,39 @@ class CapabilityService:
 
             policies = self._policies
             result = evaluate(policies.tiers, policies.policies, facts_from(profile))
+            result = apply(result, await asyncio.to_thread(self._overrides.all))
             self._cache = (profile, result)
             return result
+
+    async def add_override(
+        self,
+        *,
+        uid: int,
+        user: str,
+        reason: str,
+        limits: dict[str, float],
+        allow: tuple[str, ...],
+        deny: tuple[str, ...],
+    ) -> Override:
+        async with self._lock:
+            override = await asyncio.to_thread(
+                lambda: self._overrides.add(
+                    uid=uid, user=user, reason=reason, limits=limits, allow=allow, deny=deny
+                )
+            )
+            self._cache = None
+            return override
+
+    async def revert_override(self, override_id: str, *, user: str, reason: str) -> Override:
+        async with self._lock:
+            override = await asyncio.to_thread(
+                lambda: self._overrides.revert(override_id, user=user, reason=reason)
+            )
+            self._cache = None
+            return override
+
+    async def overrides(self) -> list[Override]:
+        return await asyncio.to_thread(self._overrides.all)
 
     def reload(self) -> None:
         """Forget the loaded files; the next evaluation reads them again."""

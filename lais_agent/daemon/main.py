@@ -22,6 +22,7 @@ from lais_agent.bus.manager import ManagerInterface
 from lais_agent.bus.polkit import Authority
 from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService
+from lais_agent.control.overrides import OverrideStore
 from lais_agent.daemon.logsetup import setup_logging
 from lais_agent.daemon.notify import Notifier
 from lais_agent.daemon.udev import UdevWatcher
@@ -52,6 +53,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         metavar="DIR",
         help="probe a recorded machine (sys/, proc/, etc/, optional nvml.json) instead of /",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(names.STATE_DIR),
+        help="the agent's state (default: %(default)s)",
     )
     parser.add_argument(
         "--policy-dir",
@@ -113,7 +120,8 @@ async def serve(args: argparse.Namespace) -> int:
     authority = Authority(bus)
     gate = AuthorizationGate(bus, authority)
     gate.install()
-    capability = CapabilityService(args.policy_dir, args.admin_policy_dir)
+    overrides = OverrideStore(args.state_dir / "policy-overrides.json")
+    capability = CapabilityService(args.policy_dir, args.admin_policy_dir, overrides)
     bus.export(names.ROOT_PATH, ManagerInterface(hardware, capability))
 
     # Probe before taking the name, so the first call (usually the one that activated

@@ -59,3 +59,29 @@ def test_bad_admin_policy_is_reported_with_file_and_line(bus: PrivateBus, rtx_ag
     bad.unlink()
     assert laisctl(bus, "reload").returncode == 0
     assert laisctl(bus, "tier").returncode == 0
+
+
+def test_overrides_need_their_action_and_record_the_caller(
+    bus: PrivateBus, rtx_agent: Agent, polkit: PolkitMock
+) -> None:
+    from lais_agent.errors import EXIT_NOT_AUTHORIZED
+    from tests.bus.harness import NOBODY
+
+    argv = ("policy", "override", "--max-model-params-b", "40", "--reason", "test card")
+    polkit.set_allowed([names.ACTION_READ])
+    denied = laisctl(bus, *argv, uid=NOBODY)
+    assert denied.returncode == EXIT_NOT_AUTHORIZED
+    assert names.ACTION_POLICY_OVERRIDE in denied.stderr
+    polkit.set_allowed([names.ACTION_READ, names.ACTION_POLICY_OVERRIDE])
+    done = laisctl(bus, *argv, uid=NOBODY)
+    assert done.returncode == 0, done.stderr
+    override_id = done.stdout.split()[1]
+    tier = json.loads(laisctl(bus, "tier", "--json").stdout)
+    assert tier["limits"]["max_model_params_b"] == 40
+    history = json.loads(laisctl(bus, "policy", "history", "--json").stdout)
+    assert history[-1]["user"] == "nobody"
+    assert history[-1]["uid"] == NOBODY
+    assert history[-1]["reason"] == "test card"
+    reverted = laisctl(bus, "policy", "revert", override_id, "--reason", "done")
+    assert reverted.returncode == 0, reverted.stderr
+    assert json.loads(laisctl(bus, "tier", "--json").stdout)["limits"]["max_model_params_b"] == 34
