@@ -3,14 +3,12 @@ them and new names adding to them. Errors name the file, line and field at fault
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
+from lais_agent.documents import parse
 from lais_agent.errors import InvalidConfig
 from lais_agent.policy.model import CapabilityPolicy, PolicyDocument, TierSet
 
@@ -25,48 +23,8 @@ class PolicySet:
     sources: tuple[str, ...]
 
 
-def _line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
-    """The 1-based line of the YAML node at a pydantic error location."""
-    node = root
-    line = node.start_mark.line + 1 if node is not None else None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == key), None)
-            if match is None:
-                break
-            node = match
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
-            if key >= len(node.value):
-                break
-            node = node.value[key]
-        else:
-            break
-        line = node.start_mark.line + 1
-    return line
-
-
 def parse_document(text: str, source: str) -> TierSet | CapabilityPolicy:
-    try:
-        data: Any = yaml.safe_load(text)
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise InvalidConfig(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
-    try:
-        return _ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        # pydantic puts the union's tag ("TierSet") first; it is not a YAML key
-        loc = [k for k in first["loc"] if isinstance(k, int | str) and k not in _KINDS]
-        field = ".".join(str(k) for k in loc)
-        line = _line_of(root, loc)
-        where = f"{source}:{line}" if line else source
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise InvalidConfig(
-            f"{where}: {field or 'document'}: {first['msg']}{more}",
-            hint="see docs/policies.md for the format",
-        ) from None
+    return parse(text, source, _ADAPTER, tags=_KINDS, hint="see docs/policies.md for the format")
 
 
 def policy_files(shipped: Path, admin: Path) -> list[Path]:

@@ -1,0 +1,1 @@
+"""The module catalog: manifests (data, not code), their schema and the registry."""

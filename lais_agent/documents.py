@@ -1,0 +1,61 @@
+"""YAML documents validated against typed models, with errors a person can act on:
+``FILE:LINE: field.path: what is wrong``. Used for policies and module manifests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from lais_agent.errors import InvalidConfig
+
+T = TypeVar("T")
+
+
+def line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
+    """The 1-based line of the YAML node at a pydantic error location."""
+    node = root
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:
+                break
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            if key >= len(node.value):
+                break
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def parse(
+    text: str, source: str, adapter: TypeAdapter[T], *, tags: Sequence[str] = (), hint: str
+) -> T:
+    """Validate one YAML document; ``tags`` are union tags pydantic puts in locations."""
+    try:
+        data: Any = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        raise InvalidConfig(
+            f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}", hint=hint
+        ) from None
+    try:
+        return adapter.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [k for k in first["loc"] if isinstance(k, int | str) and k not in tags]
+        field = ".".join(str(k) for k in loc)
+        line = line_of(root, loc)
+        where = f"{source}:{line}" if line else source
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise InvalidConfig(
+            f"{where}: {field or 'document'}: {first['msg']}{more}", hint=hint
+        ) from None
