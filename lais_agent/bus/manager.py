@@ -7,6 +7,7 @@ The ``a{sv}`` trees are documented key by key in docs/dbus-api.md.
 
 # No "from __future__ import annotations": dbus-fast reads these annotations at runtime.
 
+import asyncio
 import os
 import socket
 import time
@@ -23,6 +24,7 @@ from lais_agent.bus.errors import translate_errors, translate_errors_sync
 from lais_agent.bus.wire import to_vardict
 from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService, significant_change
+from lais_agent.control.manifests import check_manifest
 from lais_agent.control.status import AgentClock, AgentIdentity, summarize
 from lais_agent.errors import InvalidArgs
 from lais_agent.hardware.profile import HardwareProfile
@@ -135,6 +137,12 @@ class ManagerInterface(ServiceInterface):
     @translate_errors
     async def GetPolicyOverrides(self) -> DBusDictList:
         return [to_vardict(o) for o in await self._capability.overrides()]
+
+    @dbus_method()
+    @translate_errors
+    async def ValidateManifest(self, text: DBusStr, source: DBusStr) -> DBusDict:
+        """Check a module manifest a person is writing; never changes anything."""
+        return to_vardict(await asyncio.to_thread(check_manifest, text, source or "<manifest>"))
 
     @dbus_method()
     @translate_errors

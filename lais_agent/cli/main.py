@@ -195,6 +195,39 @@ def policy_history(ctx: click.Context, as_json: bool) -> None:  # noqa: FBT001
     click.echo(output.to_json(history) if as_json else output.format_overrides(history))
 
 
+@cli.group()
+def catalog() -> None:
+    """Work with module manifests."""
+
+
+@catalog.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.pass_context
+def catalog_validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
+    """Check module manifest files against the schema the agent uses."""
+    from lais_agent.errors import EXIT_INVALID_CONFIG, InvalidArgs  # noqa: PLC0415
+
+    client = _client(ctx)
+    failed = False
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise InvalidArgs(f"cannot read {path}: {exc.strerror}") from None
+        result = client.manager("ValidateManifest", "ss", text, path)
+        if not result.get("valid"):
+            failed = True
+            click.echo(f"{result.get('error')}", err=True)
+            continue
+        versions = ", ".join(result.get("versions", []))
+        click.echo(f"{path}: ok ({result.get('name')} {versions})")
+        for unknown in result.get("unknowns", []):
+            click.echo(f"{path}: note: {unknown} is 'unknown' (not knowable offline)")
+    if failed:
+        sys.exit(EXIT_INVALID_CONFIG)
+
+
 @cli.command()
 @click.pass_context
 def reload(ctx: click.Context) -> None:
