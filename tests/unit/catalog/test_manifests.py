@@ -85,3 +85,27 @@ def test_published_json_schema_is_current() -> None:
     if os.environ.get("LAIS_UPDATE_GOLDEN"):
         path.write_text(text)
     assert path.read_text() == text, "run LAIS_UPDATE_GOLDEN=1 pytest tests/unit/catalog"
+
+
+def test_parse_cache_is_used_only_while_files_are_unchanged(tmp_path: Path) -> None:
+    shipped = tmp_path / "catalog"
+    shipped.mkdir()
+    target = shipped / "llama.cpp.yaml"
+    target.write_text(GOOD)
+    cache = tmp_path / "state" / "catalog-cache.json"
+    first = load_catalog(shipped, tmp_path / "none", cache=cache)
+    assert cache.exists()
+    again = load_catalog(shipped, tmp_path / "none", cache=cache)
+    assert again.modules == first.modules
+    target.write_text(GOOD.replace("title: llama.cpp", "title: changed"))
+    changed = load_catalog(shipped, tmp_path / "none", cache=cache)
+    assert changed.modules["llama.cpp"].metadata.title == "changed"
+    target.write_text(GOOD.replace('version: "0.0.4600"', 'version: "b1"'))
+    with pytest.raises(InvalidConfig, match="PEP 440"):  # a cached good copy never hides an error
+        load_catalog(shipped, tmp_path / "none", cache=cache)
+
+
+def test_damaged_cache_is_ignored(tmp_path: Path) -> None:
+    cache = tmp_path / "cache.json"
+    cache.write_text('{"format": 2, "schema": "x", "entries": {"a": 1')
+    assert "llama.cpp" in load_catalog(CATALOG, tmp_path / "none", cache=cache).modules
