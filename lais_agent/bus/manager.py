@@ -25,6 +25,7 @@ from lais_agent.bus.wire import to_vardict
 from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService, significant_change
 from lais_agent.control.manifests import check_manifest
+from lais_agent.control.modules import ModuleService
 from lais_agent.control.status import AgentClock, AgentIdentity, summarize
 from lais_agent.errors import InvalidArgs
 from lais_agent.hardware.profile import HardwareProfile
@@ -38,10 +39,13 @@ def hardware_vardict(profile: HardwareProfile) -> dict[str, Variant]:
 
 
 class ManagerInterface(ServiceInterface):
-    def __init__(self, hardware: HardwareService, capability: CapabilityService) -> None:
+    def __init__(
+        self, hardware: HardwareService, capability: CapabilityService, modules: ModuleService
+    ) -> None:
         super().__init__(names.MANAGER_IFACE)
         self._hardware = hardware
         self._capability = capability
+        self._modules = modules
         self._started_wall = time.time()
         self._started_mono = time.monotonic()
         self._summary: tuple[HardwareProfile, Variant] | None = None
@@ -140,6 +144,14 @@ class ManagerInterface(ServiceInterface):
 
     @dbus_method()
     @translate_errors
+    async def ListModules(self) -> DBusDictList:
+        """Every module in the catalog, with whether it can be installed here and why not."""
+        profile = await self._hardware.profile()
+        capability = await self._capability.capability(profile)
+        return [to_vardict(m) for m in await self._modules.summaries(profile, capability)]
+
+    @dbus_method()
+    @translate_errors
     async def ValidateManifest(self, text: DBusStr, source: DBusStr) -> DBusDict:
         """Check a module manifest a person is writing; never changes anything."""
         return to_vardict(await asyncio.to_thread(check_manifest, text, source or "<manifest>"))
@@ -149,6 +161,7 @@ class ManagerInterface(ServiceInterface):
     async def Reload(self) -> None:
         """Re-read policies and probe the hardware again."""
         self._capability.reload()
+        self._modules.reload()
         profile = await self._hardware.refresh()
         await self._capability.capability(profile)  # report bad policy files now
 

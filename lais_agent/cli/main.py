@@ -196,6 +196,37 @@ def policy_history(ctx: click.Context, as_json: bool) -> None:  # noqa: FBT001
 
 
 @cli.group()
+def module() -> None:
+    """Modules in the catalog: what exists and what this machine can run."""
+
+
+CATEGORIES = ("language", "runtime", "framework", "service", "application", "tool")
+
+
+@module.command("list")
+@json_option
+@click.option("--installable", is_flag=True, help="Only modules this machine can install.")
+@click.option("--category", type=click.Choice(CATEGORIES), help="Only this category.")
+@click.pass_context
+def module_list(
+    ctx: click.Context,
+    as_json: bool,  # noqa: FBT001 - click passes flags by keyword
+    installable: bool,  # noqa: FBT001
+    category: str | None,
+) -> None:
+    """List modules; with --installable, those whose needs this machine meets."""
+    from lais_agent.cli import output  # noqa: PLC0415
+
+    modules = _client(ctx).manager("ListModules") or []
+    shown = [
+        m
+        for m in modules
+        if (not installable or m.get("installable")) and (not category or m["category"] == category)
+    ]
+    click.echo(output.to_json(shown) if as_json else output.format_modules(shown))
+
+
+@cli.group()
 def catalog() -> None:
     """Work with module manifests."""
 

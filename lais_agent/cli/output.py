@@ -233,3 +233,17 @@ def format_overrides(history: Sequence[Mapping[str, Any]], *, title: str = "Over
             ]
         )
     return f"{title}:\n" + table(["ID", "WHEN", "WHO", "CHANGES", "WHY", "STATE"], rows)
+
+
+def format_modules(modules: Sequence[Mapping[str, Any]]) -> str:
+    if not modules:
+        return "no modules match"
+    rows = []
+    for m in modules:
+        if m.get("installable"):
+            state = f"yes: {m.get('best_version')} via {', '.join(m.get('modes', []))}"
+        else:
+            first = (m.get("reasons") or ["no reason recorded"])[0]
+            state = f"no: {first}"
+        rows.append([m.get("name", ""), m.get("category", ""), m.get("versions", [""])[0], state])
+    return table(["MODULE", "CATEGORY", "NEWEST", "INSTALLABLE HERE"], rows)

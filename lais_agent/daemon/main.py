@@ -22,6 +22,7 @@ from lais_agent.bus.manager import ManagerInterface
 from lais_agent.bus.polkit import Authority
 from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService
+from lais_agent.control.modules import ModuleService
 from lais_agent.control.overrides import OverrideStore
 from lais_agent.daemon.logsetup import setup_logging
 from lais_agent.daemon.notify import Notifier
@@ -73,6 +74,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="administrator's policies, replacing shipped files of the same name",
     )
     parser.add_argument(
+        "--catalog-dir",
+        type=Path,
+        default=Path(names.SHIPPED_CATALOG_DIR),
+        help="shipped module manifests (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--admin-catalog-dir",
+        type=Path,
+        default=Path(names.ADMIN_CATALOG_DIR),
+        help="administrator's manifests, replacing shipped modules of the same name",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     parser.add_argument(
@@ -122,7 +135,10 @@ async def serve(args: argparse.Namespace) -> int:
     gate.install()
     overrides = OverrideStore(args.state_dir / "policy-overrides.json")
     capability = CapabilityService(args.policy_dir, args.admin_policy_dir, overrides)
-    bus.export(names.ROOT_PATH, ManagerInterface(hardware, capability))
+    modules = ModuleService(
+        args.catalog_dir, args.admin_catalog_dir, args.state_dir / "cache" / "catalog.json"
+    )
+    bus.export(names.ROOT_PATH, ManagerInterface(hardware, capability, modules))
 
     # Probe before taking the name, so the first call (usually the one that activated
     # us) already has the hardware; a slow probe (NVML) does not hold the name back long.

@@ -37,3 +37,15 @@ def agent(bus: PrivateBus, polkit: PolkitMock) -> Iterator[Agent]:
     running = Agent(bus).start()
     yield running
     assert running.stop() == 0, running.logs()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _host_state_untouched() -> Iterator[None]:
+    """Agents under test keep their state in their bus directory, never on the host."""
+    from pathlib import Path
+
+    host_state = Path("/var/lib/localaistack")
+    existed = host_state.exists()
+    yield
+    if not existed and host_state.exists():
+        pytest.fail(f"a bus test wrote the host's {host_state}; pass --state-dir to the agent")

@@ -194,6 +194,13 @@ class Agent:
             str(REPO / "policies"),
             "--admin-policy-dir",
             str(self.bus.directory / "policies.d"),
+            # never the host's /var/lib/localaistack: every agent's state stays in its bus dir
+            "--state-dir",
+            str(self.bus.directory / "state"),
+            "--catalog-dir",
+            str(REPO / "catalog"),
+            "--admin-catalog-dir",
+            str(self.bus.directory / "catalog.d"),
         ]
         if self.hardware_root is not None:
             argv += ["--hardware-root", str(self.hardware_root)]

@@ -48,6 +48,7 @@ def tour(machine: Machine, deb: str) -> None:
     say("What the agent found on this machine, and what that lets it run")
     show(machine, "laisctl hardware")
     show(machine, "laisctl tier --explain")
+    show(machine, "laisctl module list --category runtime")
     say("The API on the system bus, and the agent's structured logs in journald")
     show(
         machine,

@@ -103,6 +103,11 @@ def test_tier_from_the_shipped_policies(machine: Machine) -> None:
     assert "llama.cpp" in data["limits"]["allowed_runtimes"]
     explained = machine.run("laisctl", "tier", "--explain").stdout
     assert "not tier1-entry: GPUs 0 < 1" in explained
+    modules = json.loads(machine.run("laisctl", "module", "list", "--json").stdout)
+    vllm = next(m for m in modules if m["name"] == "vllm")
+    assert vllm["installable"] is False
+    assert any("needs a GPU" in r for r in vllm["reasons"])
+    assert len(modules) == 31  # the shipped catalog, from /usr/share/localaistack/catalog
 
 
 @pytest.fixture(scope="module")

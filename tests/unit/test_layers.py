@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "lais_agent"
 ALLOWED: dict[str, set[str]] = {
     "hardware": {"names", "errors"},
     "policy": {"names", "errors", "hardware", "documents"},
-    "catalog": {"names", "errors", "documents", "__init__"},
+    "catalog": {"names", "errors", "documents", "hardware", "policy", "__init__"},
     "control": {"names", "errors", "hardware", "policy", "catalog"},
     "bus": {"names", "errors", "control", "hardware", "policy", "catalog", "__init__"},
     "cli": {"names", "errors", "__init__"},
