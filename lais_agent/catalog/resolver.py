@@ -8,7 +8,7 @@ or ``dependency cycle: a 1.0 -> b 2.0 -> a``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from packaging.requirements import Requirement
@@ -59,9 +59,14 @@ def _describe(name: str, needs: Sequence[_Need]) -> str:
     return f"no version of {name} satisfies " + " and ".join(parts)
 
 
+# Why a version cannot be installed here (empty: it can). None: every version can.
+Judge = Callable[[Manifest, ModuleVersion], Sequence[str]]
+
+
 class _Solver:
-    def __init__(self, catalog: Mapping[str, Manifest]) -> None:
+    def __init__(self, catalog: Mapping[str, Manifest], judge: Judge | None) -> None:
         self.catalog = catalog
+        self.judge = judge
         self.failure: str | None = None
 
     def solve(
@@ -82,11 +87,17 @@ class _Solver:
                 return self.solve(rest, chosen, {**needs, name: all_needs})
             self.failure = _describe(name, all_needs)
             return None
-        candidates = [
+        matching = [
             v for v in _versions(manifest) if all(Version(v.version) in n.spec for n in all_needs)
         ]
+        refused = {v.version: self.judge(manifest, v) for v in matching} if self.judge else {}
+        candidates = [v for v in matching if not refused.get(v.version)]
         if not candidates:
-            self.failure = _describe(name, all_needs)
+            if matching:
+                why = "; ".join(f"{ver}: {reasons[0]}" for ver, reasons in refused.items())
+                self.failure = f"{_describe(name, all_needs)} and can be installed here ({why})"
+            else:
+                self.failure = _describe(name, all_needs)
             return None
         for candidate in candidates:  # newest first; backtrack on conflict
             by = f"{name} {candidate.version}"
@@ -121,15 +132,18 @@ def _order(chosen: Mapping[str, ModuleVersion], roots: Sequence[str]) -> list[st
     return order
 
 
-def resolve(catalog: Mapping[str, Manifest], requests: Sequence[str]) -> Plan:
-    """A plan installing ``requests`` (e.g. ``["vllm", "aider>=0.80"]``) and what they need."""
+def resolve(
+    catalog: Mapping[str, Manifest], requests: Sequence[str], judge: Judge | None = None
+) -> Plan:
+    """A plan installing ``requests`` (e.g. ``["vllm", "aider>=0.80"]``) and what they need;
+    with ``judge``, only versions installable on this machine are considered."""
     wanted = []
     for text in requests:
         try:
             wanted.append(Requirement(text))
         except ValueError:
             raise InvalidArgs(f"{text!r} is not a module name with optional versions") from None
-    solver = _Solver(catalog)
+    solver = _Solver(catalog, judge)
     chosen = solver.solve([(r.name, _Need(r.specifier, "you")) for r in wanted], {}, {})
     if chosen is None:
         raise ResolutionError(solver.failure or "no combination of versions satisfies the request")

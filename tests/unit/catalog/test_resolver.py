@@ -171,3 +171,43 @@ def test_every_cycle_is_detected(length: int, entry: int) -> None:
     mods = [module(n, {"1.0": [names[(i + 1) % length]]}) for i, n in enumerate(names)]
     with pytest.raises(ResolutionError, match="dependency cycle"):
         resolve(catalog_of(*mods), [names[entry % length]])
+
+
+def test_judge_keeps_uninstallable_versions_out_and_says_why() -> None:
+    cat = catalog_of(
+        module("app", {"1.0": ["py>=3.10"]}),
+        module("py", {"3.13": [], "3.11": [], "3.9": []}),
+    )
+
+    def only_311(manifest: Manifest, version) -> list[str]:  # type: ignore[no-untyped-def]
+        if manifest.metadata.name == "py" and version.version != "3.11":
+            return [f"apt: no packages for this release ({version.version})"]
+        return []
+
+    assert resolve(cat, ["app"], only_311).version_of("py") == "3.11"
+
+    def none_ok(manifest: Manifest, version) -> list[str]:  # type: ignore[no-untyped-def]
+        return ["needs a GPU"] if manifest.metadata.name == "py" else []
+
+    with pytest.raises(ResolutionError) as info:
+        resolve(cat, ["app"], none_ok)
+    assert "no version of py satisfies >=3.10 (app 1.0 needs it) and can be installed here" in str(
+        info.value
+    )
+    assert "3.13: needs a GPU" in str(info.value)
+
+
+def test_shipped_catalog_on_debian_12_picks_the_release_python() -> None:
+    from lais_agent.catalog.installable import Host, judge
+    from lais_agent.policy.engine import evaluate
+    from lais_agent.policy.facts import facts_from
+    from tests.unit.hardware.test_detect_fixtures import probe
+    from tests.unit.policy.test_engine import SHIPPED
+
+    shipped = load_catalog(REPO / "catalog", REPO / "none").modules
+    profile = probe("a100x2-nvlink")  # Debian 12
+    facts = facts_from(profile)
+    cap = evaluate(SHIPPED.tiers, SHIPPED.policies, facts)
+    host = Host.from_profile(profile, python="3.11", podman=False)
+    plan = resolve(shipped, ["aider"], lambda m, v: judge(m, v, cap, facts, host).reasons)
+    assert plan.version_of("python") == "3.11"
