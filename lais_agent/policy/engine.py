@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lais_agent.policy.facts import Facts
-from lais_agent.policy.model import CapabilityPolicy, HardwareMinimums, Rule, Tier, TierSet
+
+if TYPE_CHECKING:  # the engine only reads validated models; pydantic stays off the agent's
+    # start-up path (it costs ~100 ms; the models load with the policy files)
+    from lais_agent.policy.model import CapabilityPolicy, HardwareMinimums, Rule, Tier, TierSet
 
 
 @dataclass(frozen=True)

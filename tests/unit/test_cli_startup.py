@@ -1,4 +1,4 @@
-"""laisctl's start-up path stays light (what docs/benchmarks.md measures)."""
+"""Start-up paths stay light: laisctl's and the agent's (what docs/benchmarks.md measures)."""
 
 from __future__ import annotations
 
@@ -38,3 +38,16 @@ def test_json_output_is_stable() -> None:
     assert output.to_json({"b": 1, "a": 2}).index('"a"') < output.to_json({"b": 1, "a": 2}).index(
         '"b"'
     )
+
+
+def test_agent_start_up_path_leaves_heavy_imports_for_later() -> None:
+    """pydantic, PyYAML and pynvml load when first needed, after the name is on the bus."""
+    code = (
+        "import sys, lais_agent.daemon.main;"
+        "print(repr([m for m in ('pydantic', 'yaml', 'pynvml', 'pyudev', 'packaging')"
+        " if m in sys.modules]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
