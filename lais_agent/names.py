@@ -18,6 +18,23 @@ MODEL_IFACE: Final = f"{BUS_NAME}.Model"
 JOB_IFACE: Final = f"{BUS_NAME}.Job"
 
 ERROR_PREFIX: Final = f"{BUS_NAME}.Error"
+MODULES_PATH: Final = f"{ROOT_PATH}/modules"
+
+
+def escape_path_element(text: str) -> str:
+    """``text`` as one object-path element, as sd_bus_path_encode does: ASCII letters
+    and digits stay, every other byte becomes ``_xx`` (e.g. "llama.cpp" -> "llama_2ecpp")."""
+    if not text:
+        return "_"
+    return "".join(
+        chr(b) if chr(b).isascii() and chr(b).isalnum() else f"_{b:02x}"
+        for b in text.encode("utf-8")
+    )
+
+
+def module_path(name: str) -> str:
+    return f"{MODULES_PATH}/{escape_path_element(name)}"
+
 
 # Coarse polkit actions (see polkit/org.localaistack.policy).
 ACTION_READ: Final = f"{PREFIX}.read"

@@ -25,6 +25,9 @@ METHOD_ACTIONS: Final[dict[tuple[str, str], str]] = {
     (names.MANAGER_IFACE, "GetPolicyOverrides"): names.ACTION_READ,
     (names.MANAGER_IFACE, "ValidateManifest"): names.ACTION_READ,
     (names.MANAGER_IFACE, "ListModules"): names.ACTION_READ,
+    (names.MANAGER_IFACE, "GetModule"): names.ACTION_READ,
+    # A dry run: it reads the catalog and this machine, and changes nothing.
+    (names.MANAGER_IFACE, "PlanInstall"): names.ACTION_READ,
     (names.MANAGER_IFACE, "SetPolicyOverride"): names.ACTION_POLICY_OVERRIDE,
     (names.MANAGER_IFACE, "RevertPolicyOverride"): names.ACTION_POLICY_OVERRIDE,
     # Reload re-reads configuration, catalog and policies: a change to what may be managed.

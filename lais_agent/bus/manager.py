@@ -8,30 +8,67 @@ The ``a{sv}`` trees are documented key by key in docs/dbus-api.md.
 # No "from __future__ import annotations": dbus-fast reads these annotations at runtime.
 
 import asyncio
+import logging
 import os
+import re
 import socket
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from dbus_fast import Variant
-from dbus_fast.annotations import DBusBool, DBusDict, DBusSignature, DBusStr
+from dbus_fast.annotations import DBusBool, DBusDict, DBusObjectPath, DBusSignature, DBusStr
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property, dbus_signal
 
 from lais_agent import __version__, names
 from lais_agent.bus.caller import current_caller
 from lais_agent.bus.errors import translate_errors, translate_errors_sync
+from lais_agent.bus.module import ModuleObjects
 from lais_agent.bus.wire import to_vardict
 from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService, significant_change
 from lais_agent.control.manifests import check_manifest
-from lais_agent.control.modules import ModuleService
+from lais_agent.control.modules import ModuleService, ModuleSummary
 from lais_agent.control.status import AgentClock, AgentIdentity, summarize
-from lais_agent.errors import InvalidArgs
+from lais_agent.errors import InvalidArgs, NotFound
 from lais_agent.hardware.profile import HardwareProfile
 
+if TYPE_CHECKING:
+    from lais_agent.catalog.planning import PlanOptions
+
+logger = logging.getLogger(__name__)
 DBusStrList = Annotated[list[str], DBusSignature("as")]
 DBusDictList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
+
+MODULE_NAME = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,62}$")
+MAX_REQUEST_TEXT = 200
+# PlanInstall options: key -> D-Bus type (docs/dbus-api.md)
+PLAN_OPTIONS = {"mode": "s"}
+
+
+def plan_options(options: dict[str, Variant]) -> "PlanOptions":
+    from lais_agent.catalog.planning import PlanOptions  # noqa: PLC0415 - pydantic: lazy
+
+    for key, variant in options.items():
+        want = PLAN_OPTIONS.get(key)
+        if want is None:
+            raise InvalidArgs(
+                f"unknown plan option {key!r}; known options: {', '.join(sorted(PLAN_OPTIONS))}"
+            )
+        if variant.signature != want:
+            raise InvalidArgs(f"plan option {key} must be of type {want}, not {variant.signature}")
+    mode = options.get("mode")
+    return PlanOptions(mode=str(mode.value) if mode is not None and mode.value else None)
+
+
+def check_requests(requests: list[str]) -> list[str]:
+    for text in requests:
+        if len(text) > MAX_REQUEST_TEXT or any(ord(c) < 0x20 for c in text):
+            raise InvalidArgs(
+                f"{text[:60]!r} is not a module request (at most {MAX_REQUEST_TEXT} "
+                "printable characters, like 'vllm' or 'aider>=0.80')"
+            )
+    return requests
 
 
 def hardware_vardict(profile: HardwareProfile) -> dict[str, Variant]:
@@ -40,12 +77,19 @@ def hardware_vardict(profile: HardwareProfile) -> dict[str, Variant]:
 
 class ManagerInterface(ServiceInterface):
     def __init__(
-        self, hardware: HardwareService, capability: CapabilityService, modules: ModuleService
+        self,
+        hardware: HardwareService,
+        capability: CapabilityService,
+        modules: ModuleService,
+        module_objects: ModuleObjects,
     ) -> None:
         super().__init__(names.MANAGER_IFACE)
         self._hardware = hardware
         self._capability = capability
         self._modules = modules
+        self._module_objects = module_objects
+        self._module_sync_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._started_wall = time.time()
         self._started_mono = time.monotonic()
         self._summary: tuple[HardwareProfile, Variant] | None = None
@@ -129,6 +173,7 @@ class ManagerInterface(ServiceInterface):
             allow=tuple(allow_runtimes),
             deny=tuple(deny_runtimes),
         )
+        self._sync_later()  # installable modules may have changed
         return override.id
 
     @dbus_method()
@@ -136,6 +181,7 @@ class ManagerInterface(ServiceInterface):
     async def RevertPolicyOverride(self, override_id: DBusStr, reason: DBusStr) -> None:
         caller = current_caller()
         await self._capability.revert_override(override_id, user=caller.user, reason=reason)
+        self._sync_later()
 
     @dbus_method()
     @translate_errors
@@ -146,9 +192,59 @@ class ManagerInterface(ServiceInterface):
     @translate_errors
     async def ListModules(self) -> DBusDictList:
         """Every module in the catalog, with whether it can be installed here and why not."""
+        return [to_vardict(m) for m in await self.sync_modules()]
+
+    async def sync_modules(self) -> list[ModuleSummary]:
+        """The current summaries; the Module objects are brought in step with them."""
+        async with self._module_sync_lock:
+            profile = await self._hardware.profile()
+            capability = await self._capability.capability(profile)
+            summaries = await self._modules.summaries(profile, capability)
+            self._module_objects.sync(summaries)
+            return summaries
+
+    def _sync_later(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._sync_quietly())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _sync_quietly(self) -> None:
+        try:
+            await self.sync_modules()
+        except Exception:  # a broken policy or catalog file is reported by the next call
+            logger.warning("cannot update the module objects", exc_info=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @dbus_method()
+    @translate_errors
+    async def GetModule(self, name: DBusStr) -> DBusObjectPath:
+        """The object path of one module (org.localaistack.Agent1.Module)."""
+        if not MODULE_NAME.match(name):
+            raise InvalidArgs(
+                f"{name[:70]!r} is not a module name (lowercase letters, digits, '.', '+', '-')"
+            )
+        await self.sync_modules()
+        path = self._module_objects.path_of(name)
+        if path is None:
+            raise NotFound(
+                f"no module named {name!r} in the catalog",
+                hint="`laisctl module list` shows them all",
+            )
+        return path
+
+    @dbus_method()
+    @translate_errors
+    async def PlanInstall(self, modules: DBusStrList, options: DBusDict) -> DBusDict:
+        """What installing ``modules`` would take here: a dry run, nothing changes."""
+        opts = plan_options(options)
+        requests = check_requests(list(modules))
         profile = await self._hardware.profile()
         capability = await self._capability.capability(profile)
-        return [to_vardict(m) for m in await self._modules.summaries(profile, capability)]
+        return to_vardict(await self._modules.plan(profile, capability, requests, opts))
 
     @dbus_method()
     @translate_errors
@@ -162,8 +258,8 @@ class ManagerInterface(ServiceInterface):
         """Re-read policies and probe the hardware again."""
         self._capability.reload()
         self._modules.reload()
-        profile = await self._hardware.refresh()
-        await self._capability.capability(profile)  # report bad policy files now
+        await self._hardware.refresh()
+        await self.sync_modules()  # reports bad policy and manifest files now
 
     @dbus_signal()
     def HardwareChanged(self, hardware: DBusDict) -> DBusDict:
@@ -171,3 +267,4 @@ class ManagerInterface(ServiceInterface):
 
     def _on_hardware_changed(self, profile: HardwareProfile) -> None:
         self.HardwareChanged(hardware_vardict(profile))
+        self._sync_later()

@@ -8,14 +8,14 @@ usable here. Every "no" comes with its reasons, in words.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from lais_agent.catalog.manifest import UNKNOWN, Manifest, ModuleVersion
-from lais_agent.hardware.profile import HardwareProfile
+from lais_agent.catalog.manifest import MODES, UNKNOWN, ContainerMode, Manifest, ModuleVersion
+from lais_agent.hardware.profile import NO_CONTAINERS, ContainerSupport, HardwareProfile
 from lais_agent.policy.engine import Capability
 from lais_agent.policy.facts import Facts
 
@@ -28,16 +28,18 @@ class Host:
     arch: str | None
     python: str  # the interpreter venv modes would use, e.g. "3.11"
     cuda_driver: str | None  # highest CUDA the NVIDIA driver supports, e.g. "12.4"
-    podman: bool
+    containers: ContainerSupport = NO_CONTAINERS
+    render_vendors: frozenset[str] = frozenset()  # vendors of GPUs with a DRM render node
 
     @classmethod
-    def from_profile(cls, profile: HardwareProfile, *, python: str, podman: bool) -> Host:
+    def from_profile(cls, profile: HardwareProfile, *, python: str) -> Host:
         os_ = profile.os
         release = None
         if os_.id in ("debian", "ubuntu") and os_.version_id:
             release = f"{os_.id}-{os_.version_id}"
         cuda = profile.nvidia.cuda_driver_version if profile.nvidia else None
-        return cls(release, profile.cpu.architecture, python, cuda, podman)
+        render = frozenset(g.vendor for g in profile.gpus if g.render_node and g.driver)
+        return cls(release, profile.cpu.architecture, python, cuda, profile.containers, render)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class Verdict:
     installable: bool
     modes: tuple[str, ...]  # usable execution modes, in the manifest's preference order
     reasons: tuple[str, ...]  # why not (empty when installable)
+    mode_notes: dict[str, str] = field(default_factory=dict)  # described mode -> why unusable
 
 
 def _version_in(text: str | None, spec: SpecifierSet) -> bool:
@@ -94,39 +97,70 @@ def _runtime_reasons(ver: ModuleVersion, host: Host) -> list[str]:
     return reasons
 
 
-def _mode_reasons(ver: ModuleVersion, host: Host) -> tuple[list[str], list[str]]:
-    usable: list[str] = []
-    reasons: list[str] = []
+NVIDIA_CDI_KIND = "nvidia.com/gpu"
+
+
+def _container_problem(mode: ContainerMode, host: Host, facts: Facts) -> str | None:
+    if mode.digest == UNKNOWN:  # first: installing podman would not help
+        return "the image digest is unknown, it cannot be pinned"
+    if not host.containers.podman:
+        return "podman is not installed (apt install podman)"
+    if mode.gpu == "cdi-nvidia" and NVIDIA_CDI_KIND not in host.containers.cdi_kinds:
+        return (
+            "no CDI spec gives containers the NVIDIA GPUs (nvidia-container-toolkit: "
+            "nvidia-ctk cdi generate --output=/etc/cdi/nvidia.yaml)"
+        )
+    if mode.gpu == "amd-kfd" and "amd" not in facts.gpu_vendors:
+        return "needs an AMD GPU with the amdgpu driver (/dev/kfd)"
+    if mode.gpu == "intel-dri" and "intel" not in host.render_vendors:
+        return "needs an Intel GPU with a DRM render node"
+    return None
+
+
+def _mode_problem(ver: ModuleVersion, mode: str, host: Host, facts: Facts) -> str | None:
+    """Why ``mode`` cannot be used for this version here; None when it can."""
     modes = ver.modes
-    for mode in modes.prefer:
-        if mode == "apt" and modes.apt is not None:
-            if host.release in modes.apt.packages:
-                usable.append(mode)
-            else:
-                reasons.append(f"apt: no packages listed for {host.release or 'this release'}")
-        elif mode == "native" and modes.native is not None:
-            art = modes.native.artifacts.get(host.arch or "")  # type: ignore[call-overload]
-            if art is None:
-                reasons.append(f"native: no artifact for {host.arch}")
-            elif art.sha256 == UNKNOWN:
-                reasons.append("native: the artifact's sha256 is unknown, it cannot be verified")
-            else:
-                usable.append(mode)
-        elif mode == "container" and modes.container is not None:
-            if not host.podman:
-                reasons.append("container: podman is not installed")
-            elif modes.container.digest == UNKNOWN:
-                reasons.append("container: the image digest is unknown, it cannot be pinned")
-            else:
-                usable.append(mode)
-        elif mode == "venv" and modes.venv is not None:
-            if _version_in(host.python, SpecifierSet(modes.venv.python)):
-                usable.append(mode)
-            else:
-                reasons.append(
-                    f"venv: needs Python {modes.venv.python}; this system has {host.python}"
-                )
-    return usable, reasons
+    if mode == "apt" and modes.apt is not None:
+        if host.release not in modes.apt.packages:
+            return f"no packages listed for {host.release or 'this release'}"
+        return None
+    if mode == "native" and modes.native is not None:
+        art = modes.native.artifacts.get(host.arch or "")  # type: ignore[call-overload]
+        if art is None:
+            return f"no artifact for {host.arch}"
+        if art.sha256 == UNKNOWN:
+            return "the artifact's sha256 is unknown, it cannot be verified"
+        return None
+    if mode == "container" and modes.container is not None:
+        return _container_problem(modes.container, host, facts)
+    if mode == "venv" and modes.venv is not None:
+        if not _version_in(host.python, SpecifierSet(modes.venv.python)):
+            return f"needs Python {modes.venv.python}; this system has {host.python}"
+        return None
+    return "not described by this version"
+
+
+def described_modes(ver: ModuleVersion) -> tuple[str, ...]:
+    """Every mode the version describes: preferred ones first, then the rest."""
+    rest = [m for m in MODES if getattr(ver.modes, m) is not None and m not in ver.modes.prefer]
+    return (*ver.modes.prefer, *rest)
+
+
+def _modes(
+    ver: ModuleVersion, host: Host, facts: Facts, cap: Capability
+) -> tuple[list[str], dict[str, str]]:
+    usable: list[str] = []
+    notes: dict[str, str] = {}
+    for mode in described_modes(ver):
+        if mode in cap.limits.denied_modes:
+            problem: str | None = f"the capability policy denies the {mode} mode on {cap.tier}"
+        else:
+            problem = _mode_problem(ver, mode, host, facts)
+        if problem is None:
+            usable.append(mode)
+        else:
+            notes[mode] = problem
+    return usable, notes
 
 
 def judge(
@@ -136,7 +170,7 @@ def judge(
     name = manifest.metadata.name
     if manifest.metadata.category == "runtime" and not cap.runtime_allowed(name):
         reasons.append(f"the capability policy does not allow the runtime {name} on {cap.tier}")
-    usable, mode_reasons = _mode_reasons(ver, host)
+    usable, notes = _modes(ver, host, facts, cap)
     if not usable:
-        reasons += mode_reasons or ["no execution mode is described"]
-    return Verdict(ver.version, not reasons, tuple(usable), tuple(reasons))
+        reasons += [f"{mode}: {why}" for mode, why in notes.items()]
+    return Verdict(ver.version, not reasons, tuple(usable), tuple(reasons), notes)

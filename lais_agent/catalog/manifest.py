@@ -28,6 +28,8 @@ Url = Annotated[str, Field(pattern=r"^https://[^\s]+$")]
 Release = Literal["debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04"]
 Arch = Literal["x86_64", "aarch64"]
 Category = Literal["language", "runtime", "framework", "service", "application", "tool"]
+Mode = Literal["native", "apt", "container", "venv"]
+MODES: tuple[Mode, ...] = ("native", "apt", "container", "venv")
 
 
 class _Strict(BaseModel):
@@ -117,7 +119,7 @@ class Modes(_Strict):
     apt: AptMode | None = None
     container: ContainerMode | None = None
     venv: VenvMode | None = None
-    prefer: tuple[Literal["native", "apt", "container", "venv"], ...] = Field(min_length=1)
+    prefer: tuple[Mode, ...] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _preferred_modes_exist(self) -> Modes:

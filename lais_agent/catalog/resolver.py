@@ -54,9 +54,15 @@ def _deps(version: ModuleVersion) -> list[Requirement]:
     return [Requirement(text) for text in version.needs.modules]
 
 
+def _constraints(needs: Sequence[_Need]) -> str:
+    return " and ".join(
+        f"{n.spec or 'any version'} ({'you asked for it' if n.by == 'you' else n.by + ' needs it'})"
+        for n in needs
+    )
+
+
 def _describe(name: str, needs: Sequence[_Need]) -> str:
-    parts = [f"{n.spec or 'any version'} ({n.by} needs it)" for n in needs]
-    return f"no version of {name} satisfies " + " and ".join(parts)
+    return f"no version of {name} satisfies {_constraints(needs)}"
 
 
 # Why a version cannot be installed here (empty: it can). None: every version can.
@@ -95,7 +101,10 @@ class _Solver:
         if not candidates:
             if matching:
                 why = "; ".join(f"{ver}: {reasons[0]}" for ver, reasons in refused.items())
-                self.failure = f"{_describe(name, all_needs)} and can be installed here ({why})"
+                self.failure = (
+                    f"no version of {name} that satisfies {_constraints(all_needs)} "
+                    f"can be installed here ({why})"
+                )
             else:
                 self.failure = _describe(name, all_needs)
             return None

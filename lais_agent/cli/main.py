@@ -226,6 +226,46 @@ def module_list(
     click.echo(output.to_json(shown) if as_json else output.format_modules(shown))
 
 
+@module.command("info")
+@click.argument("name")
+@json_option
+@click.pass_context
+def module_info(ctx: click.Context, name: str, as_json: bool) -> None:  # noqa: FBT001
+    """One module: what it is, its versions, and whether each can run here."""
+    from lais_agent import names  # noqa: PLC0415
+    from lais_agent.cli import output  # noqa: PLC0415
+
+    client = _client(ctx)
+    path = client.manager("GetModule", "s", name)
+    props = client.call(
+        "org.freedesktop.DBus.Properties", "GetAll", "s", names.MODULE_IFACE, path=path
+    )
+    props["ObjectPath"] = path
+    click.echo(output.to_json(props) if as_json else output.format_module(props))
+
+
+MODES = ("native", "apt", "container", "venv")
+
+
+@module.command("plan")
+@click.argument("modules", nargs=-1, required=True)
+@click.option("--mode", type=click.Choice(MODES), help="Run the named modules in this mode.")
+@json_option
+@click.pass_context
+def module_plan(
+    ctx: click.Context,
+    modules: tuple[str, ...],
+    mode: str | None,
+    as_json: bool,  # noqa: FBT001
+) -> None:
+    """What installing MODULES (e.g. vllm, 'aider>=0.80') would take here; changes nothing."""
+    from lais_agent.cli import output  # noqa: PLC0415
+
+    options = {"mode": mode} if mode else {}
+    plan = _client(ctx).manager("PlanInstall", "asa{sv}", list(modules), options)
+    click.echo(output.to_json(plan) if as_json else output.format_plan(plan))
+
+
 @cli.group()
 def catalog() -> None:
     """Work with module manifests."""

@@ -247,3 +247,89 @@ def format_modules(modules: Sequence[Mapping[str, Any]]) -> str:
             state = f"no: {first}"
         rows.append([m.get("name", ""), m.get("category", ""), m.get("versions", [""])[0], state])
     return table(["MODULE", "CATEGORY", "NEWEST", "INSTALLABLE HERE"], rows)
+
+
+def format_module(m: Mapping[str, Any]) -> str:
+    provides = ", ".join(m.get("Provides", [])) or "nothing"
+    consumes = ", ".join(m.get("Consumes", [])) or "nothing"
+    if m.get("Installable"):
+        here = f"yes: {m.get('BestVersion')} via {', '.join(m.get('Modes', []))}"
+    else:
+        here = "no"
+    lines = [
+        ("Module", f"{_or(m.get('Name'))} ({_or(m.get('Category'))}): {_or(m.get('Title'))}"),
+        ("About", _or(m.get("Description"))),
+        ("Homepage", _or(m.get("Homepage"))),
+        ("License", _or(m.get("License"))),
+        ("Provides", provides),
+        ("Consumes", consumes),
+        ("State", _or(m.get("State"))),
+        ("Installable here", here),
+    ]
+    out = [fields(lines), ""]
+    rows = []
+    notes: list[str] = []
+    for v in m.get("VersionDetails", []):
+        if v.get("installable"):
+            state = "yes, via " + ", ".join(v.get("modes", []))
+        else:
+            state = "no: " + "; ".join(v.get("reasons", []))
+        rows.append([v.get("version", ""), state])
+        notes += [f"  {v.get('version')}: {n}" for n in v.get("unusable_modes", [])]
+    out.append(table(["VERSION", "INSTALLABLE HERE"], rows))
+    if notes and m.get("Installable"):
+        out += ["", "Modes not usable here:", *notes]
+    return "\n".join(out)
+
+
+def format_plan(plan: Mapping[str, Any]) -> str:
+    steps = plan.get("steps", [])
+    out = [f"Plan for {', '.join(plan.get('requested', []))} on {_or(plan.get('tier'))}"]
+    out.append("(a dry run: nothing was changed)")
+    out.append("")
+    rows = [
+        [
+            str(i + 1),
+            s.get("module", ""),
+            s.get("version", ""),
+            s.get("mode", ""),
+            size(s["disk_bytes"]) if "disk_bytes" in s else "unknown",
+            ", ".join(s.get("requested_by", [])),
+        ]
+        for i, s in enumerate(steps)
+    ]
+    out.append(table(["#", "MODULE", "VERSION", "MODE", "DISK", "NEEDED BY"], rows))
+    for i, s in enumerate(steps):
+        out += ["", f"{i + 1}. {s.get('module')} {s.get('version')}: {s.get('unit_kind')}"]
+        out += [f"   {line}" for line in s.get("explanation", [])]
+        for d in s.get("downloads", []):
+            kind, source, check = d.get("kind"), d.get("source"), d.get("verified_by")
+            out.append(f"   fetch {kind}: {source} (verified by {check})")
+        if s.get("ports"):
+            out.append(f"   ports: {', '.join(s['ports'])}")
+        needs = []
+        if "ram_bytes" in s:
+            needs.append(f"{size(s['ram_bytes'])} RAM")
+        if "vram_bytes" in s:
+            needs.append(f"{size(s['vram_bytes'])} VRAM")
+        if needs:
+            out.append(f"   needs: {', '.join(needs)}")
+    free = plan.get("disk_free_bytes")
+    disk = f"{size(plan.get('disk_bytes'))} of disk"
+    if free is not None:
+        disk += f" ({size(free)} free)"
+    out += [
+        "",
+        fields(
+            [
+                ("Downloads", str(plan.get("download_count", 0))),
+                ("Disk", disk),
+                ("Largest RAM need", size(plan.get("ram_bytes"))),
+                ("Largest VRAM need", size(plan.get("vram_bytes"))),
+            ]
+        ),
+    ]
+    warnings = plan.get("warnings", [])
+    if warnings:
+        out += ["", "Warnings:", *(f"  {w}" for w in warnings)]
+    return "\n".join(out)

@@ -19,6 +19,7 @@ from dbus_fast.constants import NameFlag
 from lais_agent import __version__, names
 from lais_agent.bus.gate import AuthorizationGate
 from lais_agent.bus.manager import ManagerInterface
+from lais_agent.bus.module import ModuleObjects
 from lais_agent.bus.polkit import Authority
 from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService
@@ -138,7 +139,8 @@ async def serve(args: argparse.Namespace) -> int:
     modules = ModuleService(
         args.catalog_dir, args.admin_catalog_dir, args.state_dir / "cache" / "catalog.json"
     )
-    bus.export(names.ROOT_PATH, ManagerInterface(hardware, capability, modules))
+    manager = ManagerInterface(hardware, capability, modules, ModuleObjects(bus))
+    bus.export(names.ROOT_PATH, manager)
 
     # Probe before taking the name, so the first call (usually the one that activated
     # us) already has the hardware; a slow probe (NVML) does not hold the name back long.
@@ -164,6 +166,12 @@ async def serve(args: argparse.Namespace) -> int:
     async def report_probe() -> object:
         profile = await first_probe
         notifier.send(STATUS=f"ready; {len(profile.gpus)} GPU(s) detected")
+        # Then the Module objects, so ObjectManager clients see the catalog; a bad
+        # policy or manifest file is logged here and reported to the next caller.
+        try:
+            await manager.sync_modules()
+        except Exception:
+            logger.warning("cannot load the module catalog yet", exc_info=True)
         return None
 
     tasks: set[asyncio.Task[object]] = {loop.create_task(report_probe())}
@@ -187,6 +195,7 @@ async def serve(args: argparse.Namespace) -> int:
         task.cancel()
     await asyncio.gather(stopping, disconnected, *tasks, return_exceptions=True)
     await udev.stop()
+    await manager.close()
     await gate.drain()
     await hardware.close()
     if bus.connected:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lais_agent import names
+from lais_agent.hardware.containers import probe_containers
 from lais_agent.hardware.cpu import probe_cpu
 from lais_agent.hardware.memory import probe_memory
 from lais_agent.hardware.nvidia import NvmlFactory, load_pynvml, merge_nvml, probe_nvml
@@ -51,5 +52,6 @@ def detect(sources: ProbeSources) -> HardwareProfile:
         gpus=tuple(gpus),
         os=probe_os(root, issues),
         nvidia=nvidia,
+        containers=probe_containers(root, issues),
         issues=tuple(issues),
     )

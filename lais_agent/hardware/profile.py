@@ -85,6 +85,19 @@ class NvidiaDriver:
 
 
 @dataclass(frozen=True)
+class ContainerSupport:
+    """How modules could run in containers here (see hardware/containers.py)."""
+
+    podman: bool  # a podman binary is installed
+    podman_version: str | None  # upstream version from its package, e.g. "4.9.3"
+    quadlet: bool  # podman's systemd generator is installed (podman >= 4.4)
+    cdi_kinds: tuple[str, ...]  # CDI device kinds with a spec, e.g. "nvidia.com/gpu"
+
+
+NO_CONTAINERS = ContainerSupport(podman=False, podman_version=None, quadlet=False, cdi_kinds=())
+
+
+@dataclass(frozen=True)
 class HardwareProfile:
     cpu: Cpu
     memory: Memory
@@ -92,6 +105,7 @@ class HardwareProfile:
     gpus: tuple[Gpu, ...]
     os: Os
     nvidia: NvidiaDriver | None
+    containers: ContainerSupport = NO_CONTAINERS
     issues: tuple[Issue, ...] = field(default=())
 
     @property

@@ -41,6 +41,7 @@ class Limits:
     max_model_quantization_bits: int | None
     allowed_runtimes: tuple[str, ...] | None  # None: any runtime not denied
     denied_runtimes: tuple[str, ...]
+    denied_modes: tuple[str, ...]  # execution modes no module may use here
     max_tensor_parallel: int | None
     max_concurrent_models: int | None
     vram_utilization_max: float | None
@@ -153,11 +154,16 @@ def merge(rules: Sequence[Rule], facts: Facts) -> tuple[Limits, tuple[str, ...]]
             reasons.append(f"denied {', '.join(rule.limits.denied_runtimes)}: rule {rule.id}")
     if allowed is not None:
         allowed -= set(denied)
+    denied_modes = sorted({m for r in rules for m in r.limits.denied_modes})
+    for rule in rules:
+        if rule.limits.denied_modes:
+            reasons.append(f"denied mode {', '.join(rule.limits.denied_modes)}: rule {rule.id}")
     limits = Limits(
         max_model_params_b=params,
         max_model_quantization_bits=bits,
         allowed_runtimes=tuple(sorted(allowed)) if allowed is not None else None,
         denied_runtimes=tuple(denied),
+        denied_modes=tuple(denied_modes),
         max_tensor_parallel=int(tp) if tp is not None else None,
         max_concurrent_models=int(concurrent) if concurrent is not None else None,
         vram_utilization_max=vram_util,

@@ -79,6 +79,9 @@ class Limits(_Strict):
         None, description="only these runtimes (lists from several rules intersect)"
     )
     denied_runtimes: tuple[RuntimeName, ...] = Field((), description="never these (beats allows)")
+    denied_modes: tuple[Literal["native", "apt", "container", "venv"], ...] = Field(
+        (), description="execution modes modules may not use here (lists add up)"
+    )
     max_tensor_parallel: int | None = Field(None, ge=1)
     max_concurrent_models: int | None = Field(None, ge=1)
     vram_utilization_max: float | None = Field(None, gt=0, le=1)

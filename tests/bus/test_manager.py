@@ -15,17 +15,24 @@ from tests.bus.harness import REPO, Agent, PrivateBus, busctl, laisctl
 pytestmark = pytest.mark.bus
 
 
-def _introspect(bus: PrivateBus) -> str:
+def _introspect(bus: PrivateBus, path: str = names.ROOT_PATH) -> str:
     conn = bus.connect()
     try:
-        obj = conn.get_object(names.BUS_NAME, names.ROOT_PATH)
+        obj = conn.get_object(names.BUS_NAME, path)
         return str(obj.Introspect(dbus_interface="org.freedesktop.DBus.Introspectable"))
     finally:
         conn.close()
 
 
-def _canonical(xml: str) -> str:
+def _canonical(xml: str, *, only: str | None = None) -> str:
+    """The API of one object: its interfaces (or only the one named), without its
+    children (module objects come and go with the catalog)."""
     root = ET.fromstring(xml)
+    for child in list(root):
+        if child.tag == "node" or (only and child.get("name") != only):
+            root.remove(child)
+    if only:
+        root.attrib.pop("name", None)
     for node in root.iter():
         node.tail = node.text = None
     ET.indent(root, space="  ")
@@ -62,6 +69,10 @@ XML_HEADER = """<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspe
   Every a{sv} key is documented in docs/dbus-api.md.
 -->
 """
+MODULE_XML_HEADER = XML_HEADER.replace(
+    "(org.localaistack.Agent1)",
+    "objects (org.localaistack.Agent1.Module, at\n  /org/localaistack/Agent1/modules/<name>)",
+)
 
 
 def test_live_introspection_equals_checked_in_xml(bus: PrivateBus, agent: Agent) -> None:
@@ -70,6 +81,19 @@ def test_live_introspection_equals_checked_in_xml(bus: PrivateBus, agent: Agent)
     if os.environ.get("LAIS_UPDATE_GOLDEN"):
         path.write_text(XML_HEADER + live + "\n")
     assert live == _canonical(path.read_text())
+
+
+def test_module_objects_introspect_as_the_checked_in_xml(bus: PrivateBus, agent: Agent) -> None:
+    path = REPO / "dbus/org.localaistack.Agent1.Module.xml"
+    module = laisctl(bus, "module", "info", "llama.cpp", "--json")
+    assert module.returncode == 0, module.stderr
+    object_path = json.loads(module.stdout)["ObjectPath"]
+    assert object_path == "/org/localaistack/Agent1/modules/llama_2ecpp"
+    live = _canonical(_introspect(bus, object_path), only=names.MODULE_IFACE)
+    if os.environ.get("LAIS_UPDATE_GOLDEN"):
+        path.write_text(MODULE_XML_HEADER + live + "\n")
+    assert live == _canonical(path.read_text(), only=names.MODULE_IFACE)
+    assert "<node" in _introspect(bus)  # the root lists its children (the modules node)
 
 
 def test_every_exported_method_has_an_action(bus: PrivateBus, agent: Agent) -> None:

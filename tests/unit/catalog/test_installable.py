@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from lais_agent.catalog.installable import Host, judge
 from lais_agent.catalog.registry import load_catalog
+from lais_agent.hardware.profile import ContainerSupport
 from lais_agent.policy.engine import evaluate
 from lais_agent.policy.facts import facts_from
 from tests.unit.hardware.test_detect_fixtures import probe
@@ -18,7 +20,12 @@ CATALOG = load_catalog(REPO / "catalog", REPO / "none").modules
 def verdict(module: str, fixture: str, *, python: str = "3.11", podman: bool = False):  # type: ignore[no-untyped-def]
     profile = probe(fixture)
     cap = evaluate(SHIPPED.tiers, SHIPPED.policies, facts_from(profile))
-    host = Host.from_profile(profile, python=python, podman=podman)
+    host = Host.from_profile(profile, python=python)
+    if podman:
+        podman_49 = ContainerSupport(
+            podman=True, podman_version="4.9.3", quadlet=True, cdi_kinds=("nvidia.com/gpu",)
+        )
+        host = dataclasses.replace(host, containers=podman_49)
     manifest = CATALOG[module]
     newest = max(manifest.versions, key=lambda v: tuple(int(p) for p in v.version.split(".")[:2]))
     return judge(manifest, newest, cap, facts_from(profile), host)

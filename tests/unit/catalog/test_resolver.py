@@ -191,7 +191,7 @@ def test_judge_keeps_uninstallable_versions_out_and_says_why() -> None:
 
     with pytest.raises(ResolutionError) as info:
         resolve(cat, ["app"], none_ok)
-    assert "no version of py satisfies >=3.10 (app 1.0 needs it) and can be installed here" in str(
+    assert "no version of py that satisfies >=3.10 (app 1.0 needs it) can be installed here" in str(
         info.value
     )
     assert "3.13: needs a GPU" in str(info.value)
@@ -208,6 +208,6 @@ def test_shipped_catalog_on_debian_12_picks_the_release_python() -> None:
     profile = probe("a100x2-nvlink")  # Debian 12
     facts = facts_from(profile)
     cap = evaluate(SHIPPED.tiers, SHIPPED.policies, facts)
-    host = Host.from_profile(profile, python="3.11", podman=False)
+    host = Host.from_profile(profile, python="3.11")
     plan = resolve(shipped, ["aider"], lambda m, v: judge(m, v, cap, facts, host).reasons)
     assert plan.version_of("python") == "3.11"
