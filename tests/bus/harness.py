@@ -207,6 +207,8 @@ class Agent:
         return argv
 
     def start(self) -> Agent:
+        # The previous agent's exit reaches the bus daemon asynchronously.
+        wait_for(lambda: not self.bus.has_owner(names.BUS_NAME), what="the name to be free")
         self.log = self.bus.directory / f"agent-{time.monotonic_ns()}.log"
         with self.log.open("w") as log:
             self.proc = _spawn(self.argv(), env=self.bus.env(), stderr=log, cwd=REPO)

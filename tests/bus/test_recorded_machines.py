@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from dbus_fast import Message, MessageType
 from dbus_fast.aio import MessageBus
 
 from lais_agent import names
+from lais_agent.errors import EXIT_USAGE
 from tests.bus.harness import Agent, PolkitMock, PrivateBus, laisctl
 from tests.conftest import run_async
 from tests.unit.hardware.test_detect_fixtures import FIXTURES, NAMES, _golden_view, probe
@@ -45,8 +47,48 @@ def test_laisctl_hardware_json_shows_the_recorded_machine(
         assert explained.returncode == 0, explained.stderr
         golden = (FIXTURES / name / "expected-tier.txt").read_text()
         assert explained.stdout == golden  # the agent says what the pure engine says
+        _modules_and_vllm_plan(bus, name)
     finally:
         assert agent.stop() == 0, agent.logs()
+
+
+# What `laisctl module plan vllm` must say on each recorded machine.
+VLLM_PLANS: dict[str, list[tuple[str, str, str]] | str] = {
+    "a100x2-nvlink": [("python", "3.11", "apt"), ("vllm", "0.7.2", "venv")],
+    "rtx4090": [("python", "3.10", "apt"), ("vllm", "0.7.2", "venv")],
+    "laptop-cpu-only": "0.7.2: needs capability tier rank >= 2; this machine is tier0-cpu",
+    "arc-a770": "0.7.2: needs capability tier rank >= 2; this machine is tier0-cpu",
+    "nvidia-no-driver": "0.7.2: needs capability tier rank >= 2; this machine is tier0-cpu",
+    "rx7900xtx": "0.7.2: needs 32 GiB RAM; this machine has 31.0",
+}
+
+
+def _modules_and_vllm_plan(bus: PrivateBus, name: str) -> None:
+    installable = laisctl(bus, "module", "list", "--installable")
+    assert installable.returncode == 0, installable.stderr
+    golden = FIXTURES / name / "expected-installable.txt"
+    if os.environ.get("LAIS_UPDATE_GOLDEN"):
+        golden.write_text(installable.stdout)
+    assert installable.stdout == golden.read_text()
+
+    expected = VLLM_PLANS[name]
+    plan = laisctl(bus, "module", "plan", "vllm", "--json")
+    if isinstance(expected, str):
+        assert plan.returncode == EXIT_USAGE, plan.stderr
+        assert "no version of vllm that satisfies any version (you asked for it)" in plan.stderr
+        assert expected in plan.stderr
+        return
+    assert plan.returncode == 0, plan.stderr
+    data = json.loads(plan.stdout)
+    assert [(s["module"], s["version"], s["mode"]) for s in data["steps"]] == expected
+    assert data["tier"] == EXPECTED_TIERS[name]
+    vllm = data["steps"][-1]
+    assert vllm["requested_by"] == ["you"]
+    assert "not container: the image digest is unknown, it cannot be pinned" in vllm["explanation"]
+    human = laisctl(bus, "module", "plan", "vllm")
+    assert human.returncode == 0, human.stderr
+    assert "(a dry run: nothing was changed)" in human.stdout
+    assert "fetch python-packages: vllm==0.7.2" in human.stdout
 
 
 def _without_nones(value: object) -> object:
