@@ -1,11 +1,14 @@
-"""Catalog benchmark: load 1,000 manifests (target ≤ 0.2 s).
+"""Catalog benchmark: load 1,000 manifests (target ≤ 0.2 s), and plan an install of
+20 modules on a recorded machine.
 
     python bench/catalog_load.py [--count 1000] [--runs 5]
 
 Makes ``count`` manifests from the shipped ones (renamed copies, so every file is
 parsed and validated for real) in a temporary directory, then times
 ``load_catalog`` in a fresh process per run (imports included once, reported
-apart) and prints medians.
+apart) and prints medians. The plan case judges and resolves 20 shipped modules
+(with their dependencies) for the recorded two-A100 Debian 12 machine, as
+``PlanInstall`` does, in the same process after the catalog is loaded.
 """
 
 from __future__ import annotations
@@ -30,6 +33,36 @@ t2 = time.perf_counter()
 assert len(catalog.modules) == int(sys.argv[2]), len(catalog.modules)
 print(f"{t1 - t0:.4f} {t2 - t1:.4f}")
 """
+PLAN_CHILD = """
+import sys, time
+from pathlib import Path
+from lais_agent.catalog.registry import load_catalog
+from lais_agent.catalog.installable import Host
+from lais_agent.catalog.planning import PlanOptions, plan_install
+from lais_agent.policy.engine import evaluate
+from lais_agent.policy.facts import facts_from
+from tests.unit.hardware.test_detect_fixtures import probe
+from tests.unit.policy.test_engine import SHIPPED
+modules = load_catalog(Path("catalog"), Path("/nonexistent")).modules
+profile = probe("a100x2-nvlink")
+facts = facts_from(profile)
+cap = evaluate(SHIPPED.tiers, SHIPPED.policies, facts)
+host = Host.from_profile(profile, python="3.11")
+names = sys.argv[1].split(",")
+times = []
+for _ in range(int(sys.argv[2])):
+    t0 = time.perf_counter()
+    plan = plan_install(modules, names, PlanOptions(), capability=cap, facts=facts, host=host,
+                        disk_free_bytes=None)
+    times.append(time.perf_counter() - t0)
+assert {s.module for s in plan.steps} >= set(names), plan
+print(len(plan.steps), " ".join(f"{t:.6f}" for t in times))
+"""
+# 20 shipped modules that the recorded two-A100 Debian 12 machine can install
+PLAN_MODULES = (
+    "aider,api-gateway,clickhouse,comfyui,java-11,java-17,langchain,langgraph,nginx,nodejs,"
+    "open-deep-research,opencode,openvino,php,postgresql,pytorch,redis,ruby,transformers,vllm"
+)
 
 
 def make_catalog(directory: Path, count: int) -> None:
@@ -86,6 +119,22 @@ def main() -> int:
                 f"| {load:.3f} | {min(loads):.3f} | {max(loads):.3f} "
                 f"| {load / args.count * 1000:.3f} | ≤ 0.2 s | {verdict} |"
             )
+    out = subprocess.run(
+        [sys.executable, "-c", PLAN_CHILD, PLAN_MODULES, "50"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout.split()
+    steps, times = int(out[0]), sorted(float(t) for t in out[1:])
+    print()
+    print("| case | requested | steps | runs | median (ms) | min | max |")
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| PlanInstall core on a100x2-nvlink | 20 | {steps} | {len(times)} "
+        f"| {statistics.median(times) * 1000:.2f} | {times[0] * 1000:.2f} "
+        f"| {times[-1] * 1000:.2f} |"
+    )
     return 0
 
 

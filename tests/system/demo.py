@@ -49,6 +49,12 @@ def tour(machine: Machine, deb: str) -> None:
     show(machine, "laisctl hardware")
     show(machine, "laisctl tier --explain")
     show(machine, "laisctl module list --category runtime")
+    say("What installing a module would take here: a plan, nothing is changed")
+    show(machine, "laisctl module list --installable --category service")
+    show(machine, "laisctl module plan vllm", expect=2)
+    show(machine, "laisctl module plan postgresql")
+    show(machine, "laisctl module info llama.cpp")
+    show(machine, "busctl tree --list org.localaistack.Agent1 | head -n 5")
     say("The API on the system bus, and the agent's structured logs in journald")
     show(
         machine,

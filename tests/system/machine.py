@@ -331,11 +331,18 @@ class Machine:
             cmd, capture_output=True, text=True, input=input, timeout=timeout, check=False
         )
         if check and done.returncode != 0:
+            agent_log = ""
+            if "laisctl" in argv:  # the agent's side of the failure
+                agent_log = "\nlais-agent's journal:\n" + self._agent_journal()
             raise AssertionError(
                 f"{shlex.join(argv)} failed ({done.returncode}) in {self.name}:\n"
-                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+                f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}{agent_log}"
             )
         return done
+
+    def _agent_journal(self) -> str:
+        argv = ["journalctl", "-u", "lais-agent", "--no-pager", "-n", "60", "-o", "with-unit"]
+        return self.exec(*argv, check=False).stdout[-6000:]
 
     def run(
         self,

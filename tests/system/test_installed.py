@@ -110,6 +110,32 @@ def test_tier_from_the_shipped_policies(machine: Machine) -> None:
     assert len(modules) == 31  # the shipped catalog, from /usr/share/localaistack/catalog
 
 
+POSTGRESQL = {"bookworm": "15", "trixie": "17"}  # each release's own PostgreSQL
+
+
+def test_modules_installable_and_plans_on_this_release(machine: Machine, suite: str) -> None:
+    installable = machine.run("laisctl", "module", "list", "--installable").stdout
+    assert f"yes: {POSTGRESQL[suite]} via apt" in installable
+    assert "vllm" not in installable
+    refused = machine.run("laisctl", "module", "plan", "vllm", check=False)
+    assert refused.returncode == 2, refused.stderr
+    assert "needs capability tier rank >= 2; this machine is tier0-cpu" in refused.stderr
+    plan = json.loads(machine.run("laisctl", "module", "plan", "postgresql", "--json").stdout)
+    (step,) = plan["steps"]
+    assert (step["module"], step["version"], step["mode"]) == (
+        "postgresql",
+        POSTGRESQL[suite],
+        "apt",
+    )
+    assert step["downloads"][0]["verified_by"] == "the archive's signatures"
+    # no podman in the machine: containers are not an option, and the plan says why
+    assert "not container: the image digest is unknown, it cannot be pinned" in step["explanation"]
+    info = machine.run("laisctl", "module", "info", "postgresql").stdout
+    assert "State             available" in info
+    tree = machine.run("busctl", "tree", "--list", "org.localaistack.Agent1").stdout
+    assert "/org/localaistack/Agent1/modules/llama_2ecpp" in tree
+
+
 @pytest.fixture(scope="module")
 def users(machine: Machine) -> tuple[str, str]:
     machine.exec("useradd", "--create-home", "--groups", "lais", "alice")
