@@ -9,11 +9,12 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from lais_agent import yamlload
 from lais_agent.errors import InvalidConfig
 
 T = TypeVar("T")
 # libyaml's C loader when PyYAML has it (Debian's python3-yaml does): ~10x faster
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LOADER: Any = yamlload.LOADER
 
 
 def line_of(root: yaml.Node | None, loc: Sequence[int | str]) -> int | None:
@@ -40,8 +41,15 @@ def parse(
     text: str, source: str, adapter: TypeAdapter[T], *, tags: Sequence[str] = (), hint: str
 ) -> T:
     """Validate one YAML document; ``tags`` are union tags pydantic puts in locations."""
+    return parse_with_data(text, source, adapter, tags=tags, hint=hint)[0]
+
+
+def parse_with_data(
+    text: str, source: str, adapter: TypeAdapter[T], *, tags: Sequence[str] = (), hint: str
+) -> tuple[T, Any]:
+    """``parse``, and the plain data the model was validated from (signatures cover it)."""
     try:
-        data: Any = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
+        data: Any = yamlload.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}:{mark.line + 1}" if mark is not None else source
@@ -49,7 +57,7 @@ def parse(
             f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}", hint=hint
         ) from None
     try:
-        return adapter.validate_python(data)
+        return adapter.validate_python(data), data
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = [k for k in first["loc"] if isinstance(k, int | str) and k not in tags]

@@ -11,7 +11,7 @@ cache=${LAIS_DEV_CACHE:-/var/cache/localaistack-dev}
 
 # apt: what the tests drive for real (dbus-daemon, busctl, setpriv) and what the
 # bundled virtualenv takes from the distribution (python3-dbus/gi/apt/systemd).
-APT_PACKAGES="dbus-daemon systemd util-linux python3 python3-venv python3-dev python3-dbus python3-gi python3-systemd python3-apt python3-yaml gcc git systemd-container debootstrap"
+APT_PACKAGES="dbus-daemon systemd util-linux python3 python3-venv python3-dev python3-dbus python3-gi python3-systemd python3-apt python3-yaml python3-cryptography gcc git systemd-container debootstrap"
 missing=""
 for pkg in $APT_PACKAGES; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"

@@ -27,7 +27,6 @@ from lais_agent.bus.module import ModuleObjects
 from lais_agent.bus.wire import to_vardict
 from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService, significant_change
-from lais_agent.control.manifests import check_manifest
 from lais_agent.control.modules import ModuleService, ModuleSummary
 from lais_agent.control.status import AgentClock, AgentIdentity, summarize
 from lais_agent.errors import InvalidArgs, NotFound
@@ -250,7 +249,7 @@ class ManagerInterface(ServiceInterface):
     @translate_errors
     async def ValidateManifest(self, text: DBusStr, source: DBusStr) -> DBusDict:
         """Check a module manifest a person is writing; never changes anything."""
-        return to_vardict(await asyncio.to_thread(check_manifest, text, source or "<manifest>"))
+        return to_vardict(await self._modules.check(text, source or "<manifest>"))
 
     @dbus_method()
     @translate_errors

@@ -38,6 +38,7 @@ def _properties(s: ModuleSummary) -> dict[str, Any]:
         "Provides": list(s.provides),
         "Consumes": list(s.consumes),
         "State": s.state,
+        "SignedBy": s.signed_by or "",
         "Versions": list(s.versions),
         "Installable": s.installable,
         "BestVersion": s.best_version or "",
@@ -94,6 +95,10 @@ class ModuleInterface(ServiceInterface):
     @dbus_property(access=PropertyAccess.READ)
     def State(self) -> DBusStr:
         return str(self._values["State"])
+
+    @dbus_property(access=PropertyAccess.READ)
+    def SignedBy(self) -> DBusStr:
+        return str(self._values["SignedBy"])
 
     @dbus_property(access=PropertyAccess.READ)
     def Versions(self) -> DBusStrList:

@@ -292,7 +292,8 @@ def catalog_validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
             click.echo(f"{result.get('error')}", err=True)
             continue
         versions = ", ".join(result.get("versions", []))
-        click.echo(f"{path}: ok ({result.get('name')} {versions})")
+        signed = f", signed by {result['signed_by']}" if result.get("signed_by") else ""
+        click.echo(f"{path}: ok ({result.get('name')} {versions}{signed})")
         for unknown in result.get("unknowns", []):
             click.echo(f"{path}: note: {unknown} is 'unknown' (not knowable offline)")
     if failed:

@@ -264,6 +264,7 @@ def format_module(m: Mapping[str, Any]) -> str:
         ("Provides", provides),
         ("Consumes", consumes),
         ("State", _or(m.get("State"))),
+        ("Signed by", _or(m.get("SignedBy"), "nobody (unsigned)")),
         ("Installable here", here),
     ]
     out = [fields(lines), ""]

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lais_agent.errors import InvalidConfig
+
+if TYPE_CHECKING:
+    from lais_agent.catalog.signing import TrustedKeys
 
 
 @dataclass(frozen=True)
@@ -14,19 +18,22 @@ class ManifestCheck:
     versions: tuple[str, ...]
     unknowns: tuple[str, ...]  # values the manifest marks as not knowable offline
     error: str | None
+    signed_by: str | None = None  # the trusted key whose signature verified
 
 
-def check_manifest(text: str, source: str) -> ManifestCheck:
+def check_manifest(text: str, source: str, keys: TrustedKeys) -> ManifestCheck:
     from lais_agent.catalog.registry import parse_manifest  # noqa: PLC0415 - pydantic: lazy
 
     try:
-        manifest = parse_manifest(text, source)
+        manifest, signed_by = parse_manifest(text, source, keys)
     except InvalidConfig as exc:
-        return ManifestCheck(False, None, (), (), exc.message)
+        error = exc.message if exc.hint is None else f"{exc.message} ({exc.hint})"
+        return ManifestCheck(False, None, (), (), error)
     return ManifestCheck(
         valid=True,
         name=manifest.metadata.name,
         versions=tuple(v.version for v in manifest.versions),
         unknowns=tuple(manifest.unknowns()),
         error=None,
+        signed_by=signed_by,
     )

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lais_agent.control.manifests import ManifestCheck, check_manifest
 from lais_agent.hardware.profile import HardwareProfile
 
 if TYPE_CHECKING:
     from lais_agent.catalog.installable import Host
     from lais_agent.catalog.planning import InstallPlan, PlanOptions
     from lais_agent.catalog.registry import Catalog
+    from lais_agent.catalog.signing import TrustedKeys
     from lais_agent.policy.engine import Capability
 
 # Until installation exists every catalog module is only available (docs/dbus-api.md).
@@ -44,6 +46,7 @@ class ModuleSummary:
     consumes: tuple[str, ...]
     state: str
     source: str  # the manifest file
+    signed_by: str | None  # the trusted key whose signature verified; None: unsigned
     versions: tuple[str, ...]  # newest first
     installable: bool
     best_version: str | None  # newest installable version
@@ -64,27 +67,52 @@ def host_of(profile: HardwareProfile) -> Host:
     return Host.from_profile(profile, python=_python())
 
 
+@dataclass(frozen=True)
+class CatalogPaths:
+    shipped: Path  # /usr/share/localaistack/catalog
+    admin: Path  # /etc/localaistack/catalog.d
+    keys: tuple[Path, ...]  # trusted signing keys: shipped, then the administrator's
+    cache: Path | None  # the validated-manifest cache
+
+
 class ModuleService:
-    def __init__(self, shipped: Path, admin: Path, cache: Path | None) -> None:
-        self._shipped = shipped
-        self._admin = admin
-        self._cache = cache
+    def __init__(self, paths: CatalogPaths) -> None:
+        self._paths = paths
         self._catalog: Catalog | None = None
+        self._keys: TrustedKeys | None = None
         self._lock = asyncio.Lock()
 
-    def _load(self) -> Catalog:
+    def _load_keys(self) -> TrustedKeys:
+        from lais_agent.catalog.signing import load_keys  # noqa: PLC0415 - cryptography: lazy
+
+        return load_keys(*self._paths.keys)
+
+    def _load(self) -> tuple[TrustedKeys, Catalog]:
         from lais_agent.catalog.registry import load_catalog  # noqa: PLC0415 - pydantic: lazy
 
-        return load_catalog(self._shipped, self._admin, cache=self._cache)
+        keys = self._load_keys()
+        p = self._paths
+        return keys, load_catalog(p.shipped, p.admin, cache=p.cache, keys=keys)
 
     async def catalog(self) -> Catalog:
         async with self._lock:
             if self._catalog is None:
-                self._catalog = await asyncio.to_thread(self._load)
+                keys, catalog = await asyncio.to_thread(self._load)
+                self._keys, self._catalog = keys, catalog
+                return catalog
             return self._catalog
+
+    async def check(self, text: str, source: str) -> ManifestCheck:
+        """A manifest someone is writing, checked as the catalog would (signature included)."""
+        async with self._lock:
+            if self._keys is None:
+                self._keys = await asyncio.to_thread(self._load_keys)
+            keys = self._keys
+        return await asyncio.to_thread(check_manifest, text, source, keys)
 
     def reload(self) -> None:
         self._catalog = None
+        self._keys = None
 
     async def summaries(
         self, profile: HardwareProfile, capability: Capability
@@ -153,6 +181,7 @@ def _summaries(
                 consumes=manifest.interfaces.consumes,
                 state=STATE_AVAILABLE,
                 source=catalog.sources[name],
+                signed_by=catalog.signed_by.get(name),
                 versions=tuple(v.version for v in versions),
                 installable=best is not None,
                 best_version=best.version if best else None,

@@ -23,7 +23,7 @@ from lais_agent.bus.module import ModuleObjects
 from lais_agent.bus.polkit import Authority
 from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService
-from lais_agent.control.modules import ModuleService
+from lais_agent.control.modules import CatalogPaths, ModuleService
 from lais_agent.control.overrides import OverrideStore
 from lais_agent.daemon.logsetup import setup_logging
 from lais_agent.daemon.notify import Notifier
@@ -87,6 +87,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="administrator's manifests, replacing shipped modules of the same name",
     )
     parser.add_argument(
+        "--keys-dir",
+        type=Path,
+        default=Path(names.SHIPPED_KEYS_DIR),
+        help="shipped public keys trusted to sign manifests (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--admin-keys-dir",
+        type=Path,
+        default=Path(names.ADMIN_KEYS_DIR),
+        help="administrator's trusted keys, <key-id>.pub (default: %(default)s)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
     parser.add_argument(
@@ -137,7 +149,12 @@ async def serve(args: argparse.Namespace) -> int:
     overrides = OverrideStore(args.state_dir / "policy-overrides.json")
     capability = CapabilityService(args.policy_dir, args.admin_policy_dir, overrides)
     modules = ModuleService(
-        args.catalog_dir, args.admin_catalog_dir, args.state_dir / "cache" / "catalog.json"
+        CatalogPaths(
+            shipped=args.catalog_dir,
+            admin=args.admin_catalog_dir,
+            keys=(args.keys_dir, args.admin_keys_dir),
+            cache=args.state_dir / "cache" / "catalog.json",
+        )
     )
     manager = ManagerInterface(hardware, capability, modules, ModuleObjects(bus))
     bus.export(names.ROOT_PATH, manager)

@@ -201,6 +201,10 @@ class Agent:
             str(REPO / "catalog"),
             "--admin-catalog-dir",
             str(self.bus.directory / "catalog.d"),
+            "--keys-dir",
+            str(self.bus.directory / "no-shipped-keys"),
+            "--admin-keys-dir",
+            str(self.bus.directory / "keys.d"),
         ]
         if self.hardware_root is not None:
             argv += ["--hardware-root", str(self.hardware_root)]

@@ -27,3 +27,45 @@ def test_validate_good_and_bad_manifests(bus: PrivateBus, agent: Agent, polkit: 
     assert "ok (llama.cpp" in result.stdout  # the good one is still reported
     missing = laisctl(bus, "catalog", "validate", str(tmp_path / "nope.yaml"))
     assert missing.returncode == 2
+
+
+def test_signed_admin_manifests_verify_and_tampering_is_refused(
+    bus: PrivateBus, agent: Agent
+) -> None:
+    import os
+    import shutil
+
+    from lais_agent.catalog.signing import _cli
+
+    keys = bus.directory / "keys.d"
+    admin = bus.directory / "catalog.d"
+    keys.mkdir(exist_ok=True)
+    admin.mkdir(exist_ok=True)
+    private = bus.directory / "private"
+    private.mkdir()
+    cwd = os.getcwd()
+    os.chdir(private)
+    try:
+        assert _cli(["keygen", "lab-key"]) == 0
+    finally:
+        os.chdir(cwd)
+    shutil.copy(private / "lab-key.pub", keys / "lab-key.pub")
+    manifest = admin / "redis.yaml"
+    manifest.write_text((REPO / "catalog/redis.yaml").read_text())
+    assert _cli(["sign", "--key", str(private / "lab-key.key"), str(manifest)]) == 0
+    try:
+        assert laisctl(bus, "reload").returncode == 0  # new keys and manifests are read
+        info = laisctl(bus, "module", "info", "redis")
+        assert info.returncode == 0, info.stderr
+        assert "Signed by         lab-key" in info.stdout
+        checked = laisctl(bus, "catalog", "validate", str(manifest))
+        assert f"{manifest}: ok (redis 7.0.15, 6.0.16, signed by lab-key)" in checked.stdout
+        manifest.write_text(manifest.read_text().replace("disk_gib: 0.1", "disk_gib: 9", 1))
+        assert laisctl(bus, "reload").returncode == EXIT_INVALID_CONFIG
+        refused = laisctl(bus, "module", "list")
+        assert refused.returncode == EXIT_INVALID_CONFIG
+        assert f"{manifest}: the signature by key 'lab-key' does not verify" in refused.stderr
+    finally:
+        manifest.unlink()
+        shutil.rmtree(keys)
+        assert laisctl(bus, "reload").returncode == 0

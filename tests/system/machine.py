@@ -40,9 +40,10 @@ PACKAGES = (
     "systemd,systemd-sysv,libpam-systemd,dbus,polkitd,python3,python3-venv,python3-dbus,"
     "python3-apt,python3-systemd,python3-yaml,ca-certificates,procps,iproute2,less,util-linux"
 )
-# ...and apt-get, in a second step, what building the package needs (debootstrap
-# cannot order lintian's perl dependencies).
-BUILD_PACKAGES = "build-essential debhelper dpkg-dev lintian fakeroot"
+# ...and apt-get, in a second step, the rest of the package's dependencies and what
+# building it needs (debootstrap cannot order the dependencies of lintian's perl
+# modules or of python3-cryptography).
+BUILD_PACKAGES = "python3-cryptography build-essential debhelper dpkg-dev lintian fakeroot"
 IMAGE_VERSION = "4"  # bump to rebuild cached images after changing the configuration below
 
 

@@ -136,6 +136,37 @@ def test_modules_installable_and_plans_on_this_release(machine: Machine, suite: 
     assert "/org/localaistack/Agent1/modules/llama_2ecpp" in tree
 
 
+def test_signed_admin_manifest_is_verified_by_the_installed_agent(machine: Machine) -> None:
+    """The distribution's python3-cryptography signs and verifies; tampering is refused."""
+    sign = "/usr/lib/localaistack/bin/python3 -m lais_agent.catalog.signing"
+    machine.shell(
+        f"""
+        mkdir -p /root/keys /etc/localaistack/keys.d /etc/localaistack/catalog.d
+        cd /root/keys && {sign} keygen lab-2026
+        cp /root/keys/lab-2026.pub /etc/localaistack/keys.d/
+        cp /usr/share/localaistack/catalog/redis.yaml /etc/localaistack/catalog.d/redis.yaml
+        {sign} sign --key /root/keys/lab-2026.key /etc/localaistack/catalog.d/redis.yaml
+        laisctl reload
+        """
+    )
+    try:
+        info = machine.run("laisctl", "module", "info", "redis").stdout
+        assert "Signed by         lab-2026" in info
+        assert (
+            "/etc/localaistack/catalog.d/redis.yaml"
+            in machine.run("laisctl", "module", "list", "--json").stdout
+        )
+        machine.shell(
+            "sed -i 's/disk_gib: 0.1/disk_gib: 5/' /etc/localaistack/catalog.d/redis.yaml"
+        )
+        refused = machine.run("laisctl", "reload", check=False)
+        assert refused.returncode == 8, refused.stderr
+        assert "the signature by key 'lab-2026' does not verify" in refused.stderr
+    finally:
+        machine.shell("rm -rf /etc/localaistack/catalog.d/redis.yaml /etc/localaistack/keys.d")
+        machine.run("laisctl", "reload")
+
+
 @pytest.fixture(scope="module")
 def users(machine: Machine) -> tuple[str, str]:
     machine.exec("useradd", "--create-home", "--groups", "lais", "alice")

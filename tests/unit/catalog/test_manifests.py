@@ -21,7 +21,7 @@ GOOD = (CATALOG / "llama.cpp.yaml").read_text()
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_every_shipped_manifest_validates(path: Path) -> None:
-    manifest = parse_manifest(path.read_text(), str(path))
+    manifest, _ = parse_manifest(path.read_text(), str(path))
     assert path.name == f"{manifest.metadata.name}.yaml"
 
 
