@@ -17,7 +17,7 @@ from packaging.version import Version
 from lais_agent.catalog.installable import Host, Verdict, judge
 from lais_agent.catalog.manifest import MODES, Manifest, ModuleVersion
 from lais_agent.catalog.modes import ModeChoice, choose_mode
-from lais_agent.catalog.resolver import resolve
+from lais_agent.catalog.resolver import ResolutionError, resolve
 from lais_agent.errors import InvalidArgs
 from lais_agent.policy.engine import Capability
 from lais_agent.policy.facts import Facts
@@ -166,7 +166,12 @@ def plan_install(
             reasons.append(f"you asked for the {mode} mode: {why}")
         return reasons
 
-    plan = resolve(catalog, [str(r) for r in wanted], judge=refusal)
+    try:
+        plan = resolve(catalog, [str(r) for r in wanted], judge=refusal)
+    except ResolutionError as exc:
+        name = next(iter(requested)) if len(requested) == 1 else "NAME"
+        exc.hint = exc.hint or f"`laisctl module info {name}` shows each version and why"
+        raise
     steps: list[PlannedStep] = []
     warnings: list[str] = []
     for step in plan.steps:
