@@ -325,8 +325,14 @@ def format_plan(plan: Mapping[str, Any]) -> str:
             [
                 ("Downloads", str(plan.get("download_count", 0))),
                 ("Disk", disk),
-                ("Largest RAM need", size(plan.get("ram_bytes"))),
-                ("Largest VRAM need", size(plan.get("vram_bytes"))),
+                (
+                    "Largest RAM need",
+                    size(plan.get("ram_bytes")) if plan.get("ram_bytes") else "none",
+                ),
+                (
+                    "Largest VRAM need",
+                    size(plan.get("vram_bytes")) if plan.get("vram_bytes") else "none",
+                ),
             ]
         ),
     ]

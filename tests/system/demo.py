@@ -54,7 +54,12 @@ def tour(machine: Machine, deb: str) -> None:
     show(machine, "laisctl module plan vllm", expect=2)
     show(machine, "laisctl module plan postgresql")
     show(machine, "laisctl module info llama.cpp")
-    show(machine, "busctl tree --list org.localaistack.Agent1 | head -n 5")
+    show(machine, "busctl tree --list org.localaistack.Agent1 | grep -c /modules/")
+    show(
+        machine,
+        "busctl get-property org.localaistack.Agent1 "
+        "/org/localaistack/Agent1/modules/postgresql org.localaistack.Agent1.Module Installable",
+    )
     say("The API on the system bus, and the agent's structured logs in journald")
     show(
         machine,
