@@ -7,8 +7,6 @@ The ``a{sv}`` trees are documented key by key in docs/dbus-api.md.
 
 # No "from __future__ import annotations": dbus-fast reads these annotations at runtime.
 
-import asyncio
-import logging
 import os
 import re
 import socket
@@ -27,7 +25,7 @@ from lais_agent.bus.module import ModuleObjects
 from lais_agent.bus.wire import to_vardict
 from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService, significant_change
-from lais_agent.control.modules import ModuleService, ModuleSummary
+from lais_agent.control.modules import ModuleService
 from lais_agent.control.status import AgentClock, AgentIdentity, summarize
 from lais_agent.errors import InvalidArgs, NotFound
 from lais_agent.hardware.profile import HardwareProfile
@@ -35,7 +33,6 @@ from lais_agent.hardware.profile import HardwareProfile
 if TYPE_CHECKING:
     from lais_agent.catalog.planning import PlanOptions
 
-logger = logging.getLogger(__name__)
 DBusStrList = Annotated[list[str], DBusSignature("as")]
 DBusDictList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
 
@@ -87,8 +84,6 @@ class ManagerInterface(ServiceInterface):
         self._capability = capability
         self._modules = modules
         self._module_objects = module_objects
-        self._module_sync_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._started_wall = time.time()
         self._started_mono = time.monotonic()
         self._summary: tuple[HardwareProfile, Variant] | None = None
@@ -172,7 +167,7 @@ class ManagerInterface(ServiceInterface):
             allow=tuple(allow_runtimes),
             deny=tuple(deny_runtimes),
         )
-        self._sync_later()  # installable modules may have changed
+        self._module_objects.refresh_later()  # installable modules may have changed
         return override.id
 
     @dbus_method()
@@ -180,7 +175,7 @@ class ManagerInterface(ServiceInterface):
     async def RevertPolicyOverride(self, override_id: DBusStr, reason: DBusStr) -> None:
         caller = current_caller()
         await self._capability.revert_override(override_id, user=caller.user, reason=reason)
-        self._sync_later()
+        self._module_objects.refresh_later()
 
     @dbus_method()
     @translate_errors
@@ -191,32 +186,7 @@ class ManagerInterface(ServiceInterface):
     @translate_errors
     async def ListModules(self) -> DBusDictList:
         """Every module in the catalog, with whether it can be installed here and why not."""
-        return [to_vardict(m) for m in await self.sync_modules()]
-
-    async def sync_modules(self) -> list[ModuleSummary]:
-        """The current summaries; the Module objects are brought in step with them."""
-        async with self._module_sync_lock:
-            profile = await self._hardware.profile()
-            capability = await self._capability.capability(profile)
-            summaries = await self._modules.summaries(profile, capability)
-            self._module_objects.sync(summaries)
-            return summaries
-
-    def _sync_later(self) -> None:
-        task = asyncio.get_running_loop().create_task(self._sync_quietly())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _sync_quietly(self) -> None:
-        try:
-            await self.sync_modules()
-        except Exception:  # a broken policy or catalog file is reported by the next call
-            logger.warning("cannot update the module objects", exc_info=True)
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        return [to_vardict(m) for m in await self._module_objects.refresh()]
 
     @dbus_method()
     @translate_errors
@@ -226,7 +196,7 @@ class ManagerInterface(ServiceInterface):
             raise InvalidArgs(
                 f"{name[:70]!r} is not a module name (lowercase letters, digits, '.', '+', '-')"
             )
-        await self.sync_modules()
+        await self._module_objects.refresh()
         path = self._module_objects.path_of(name)
         if path is None:
             raise NotFound(
@@ -258,7 +228,7 @@ class ManagerInterface(ServiceInterface):
         self._capability.reload()
         self._modules.reload()
         await self._hardware.refresh()
-        await self.sync_modules()  # reports bad policy and manifest files now
+        await self._module_objects.refresh()  # reports bad policy and manifest files now
 
     @dbus_signal()
     def HardwareChanged(self, hardware: DBusDict) -> DBusDict:
@@ -266,4 +236,4 @@ class ManagerInterface(ServiceInterface):
 
     def _on_hardware_changed(self, profile: HardwareProfile) -> None:
         self.HardwareChanged(hardware_vardict(profile))
-        self._sync_later()
+        self._module_objects.refresh_later()

@@ -2,13 +2,15 @@
 ``/org/localaistack/Agent1/modules/<escaped name>``.
 
 Read-only properties mirror the module's summary for this machine (installable,
-why not, usable modes, state). ``ModuleObjects.sync`` exports new modules,
-updates changed ones (PropertiesChanged) and unexports removed ones
-(ObjectManager's InterfacesAdded/InterfacesRemoved come from dbus-fast).
+why not, usable modes, state). ``ModuleObjects.refresh`` judges the catalog again
+and exports new modules, updates changed ones (PropertiesChanged) and unexports
+removed ones (ObjectManager's InterfacesAdded/InterfacesRemoved come from dbus-fast).
 """
 
 # No "from __future__ import annotations": dbus-fast reads these annotations at runtime.
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -20,7 +22,11 @@ from dbus_fast.service import ServiceInterface, dbus_property
 
 from lais_agent import names
 from lais_agent.bus.wire import to_vardict
-from lais_agent.control.modules import ModuleSummary
+from lais_agent.control.capability import CapabilityService
+from lais_agent.control.hardware import HardwareService
+from lais_agent.control.modules import ModuleService, ModuleSummary
+
+logger = logging.getLogger(__name__)
 
 DBusStrList = Annotated[list[str], DBusSignature("as")]
 DBusDictList = Annotated[list[dict[str, Variant]], DBusSignature("aa{sv}")]
@@ -126,14 +132,52 @@ class ModuleInterface(ServiceInterface):
 
 
 class ModuleObjects:
-    """The exported Module objects, kept in step with the latest summaries."""
+    """The exported Module objects, kept in step with what the catalog, the policy and
+    the hardware say now."""
 
-    def __init__(self, bus: MessageBus) -> None:
+    def __init__(
+        self,
+        bus: MessageBus,
+        hardware: HardwareService,
+        capability: CapabilityService,
+        modules: ModuleService,
+    ) -> None:
         self._bus = bus
+        self._hardware = hardware
+        self._capability = capability
+        self._modules = modules
         self._objects: dict[str, ModuleInterface] = {}
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def path_of(self, name: str) -> str | None:
         return names.module_path(name) if name in self._objects else None
+
+    async def refresh(self) -> list[ModuleSummary]:
+        """Judge every module again; the objects follow. Raises InvalidConfig for bad files."""
+        async with self._lock:
+            profile = await self._hardware.profile()
+            capability = await self._capability.capability(profile)
+            summaries = await self._modules.summaries(profile, capability)
+            self.sync(summaries)
+            return summaries
+
+    def refresh_later(self) -> None:
+        """After a change (hardware, override): refresh without keeping a caller waiting."""
+        task = asyncio.get_running_loop().create_task(self._refresh_quietly())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh_quietly(self) -> None:
+        try:
+            await self.refresh()
+        except Exception:  # a broken policy or catalog file is reported to the next caller
+            logger.warning("cannot update the module objects", exc_info=True)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def sync(self, summaries: Sequence[ModuleSummary]) -> None:
         current = {s.name: s for s in summaries}

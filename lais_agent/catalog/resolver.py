@@ -101,10 +101,13 @@ class _Solver:
         if not candidates:
             if matching:
                 why = "; ".join(f"{ver}: {reasons[0]}" for ver, reasons in refused.items())
-                self.failure = (
-                    f"no version of {name} that satisfies {_constraints(all_needs)} "
-                    f"can be installed here ({why})"
-                )
+                if all(n.by == "you" and not n.spec for n in all_needs):
+                    self.failure = f"no version of {name} can be installed here ({why})"
+                else:
+                    self.failure = (
+                        f"no version of {name} that satisfies {_constraints(all_needs)} "
+                        f"can be installed here ({why})"
+                    )
             else:
                 self.failure = _describe(name, all_needs)
             return None

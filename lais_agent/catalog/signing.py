@@ -136,6 +136,25 @@ def signature_for(document: Mapping[str, Any], private: Ed25519PrivateKey, key_i
     return f"signature:\n  ed25519: {value}\n  key_id: {key_id}\n"
 
 
+def write_keypair(directory: Path, key_id: str) -> tuple[Path, Path]:
+    """A new key pair: ``KEY_ID.key`` (PEM, mode 0600, never overwritten) and ``KEY_ID.pub``."""
+    if not KEY_ID.match(key_id):
+        raise InvalidArgs(f"{key_id!r} is not a key id (letters, digits, '.', '_', '-')")
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    pub = private.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    key_file, pub_file = directory / f"{key_id}.key", directory / f"{key_id}.pub"
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    pub_file.write_bytes(pub + f" {key_id}\n".encode())
+    return key_file, pub_file
+
+
 def _strip_signature(text: str) -> str:
     """The manifest text without a top-level ``signature:`` block."""
     out: list[str] = []
@@ -165,21 +184,8 @@ def _cli(argv: Sequence[str] | None = None) -> int:
     sign.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
     if args.command == "keygen":
-        private = Ed25519PrivateKey.generate()
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        pub = private.public_key().public_bytes(
-            serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-        )
-        key_file = Path(f"{args.key_id}.key")
-        with key_file.open("xb") as out:  # never overwrite a private key
-            key_file.chmod(0o600)
-            out.write(pem)
-        Path(f"{args.key_id}.pub").write_bytes(pub + f" {args.key_id}\n".encode())
-        print(f"wrote {args.key_id}.key (keep it secret) and {args.key_id}.pub (to trust)")
+        key_file, pub_file = write_keypair(Path.cwd(), args.key_id)
+        print(f"wrote {key_file.name} (keep it secret) and {pub_file.name} (to trust)")
         return 0
     loaded = serialization.load_pem_private_key(args.key.read_bytes(), password=None)
     if not isinstance(loaded, Ed25519PrivateKey):

@@ -155,19 +155,51 @@ def _plan(
 def _summaries(
     catalog: Catalog, profile: HardwareProfile, capability: Capability
 ) -> list[ModuleSummary]:
+    """Every module judged here. A version counts as installable only when its
+    dependencies can be installed here too (the plan for it resolves)."""
     from packaging.version import Version  # noqa: PLC0415
 
-    from lais_agent.catalog.installable import judge  # noqa: PLC0415
+    from lais_agent.catalog.installable import Verdict, judge  # noqa: PLC0415
+    from lais_agent.catalog.manifest import Manifest, ModuleVersion  # noqa: PLC0415
+    from lais_agent.catalog.resolver import resolve  # noqa: PLC0415
+    from lais_agent.errors import LaisError  # noqa: PLC0415
     from lais_agent.policy.facts import facts_from  # noqa: PLC0415
 
     facts = facts_from(profile)
     host = host_of(profile)
+    verdicts: dict[tuple[str, str], Verdict] = {}
+
+    def verdict(manifest: Manifest, ver: ModuleVersion) -> Verdict:
+        key = (manifest.metadata.name, ver.version)
+        if key not in verdicts:
+            verdicts[key] = judge(manifest, ver, capability, facts, host)
+        return verdicts[key]
+
+    def refusal(manifest: Manifest, ver: ModuleVersion) -> tuple[str, ...]:
+        return verdict(manifest, ver).reasons
+
     out = []
     for name, manifest in sorted(catalog.modules.items()):
-        versions = sorted(manifest.versions, key=lambda v: Version(v.version), reverse=True)
-        verdicts = [judge(manifest, v, capability, facts, host) for v in versions]
-        best = next((v for v in verdicts if v.installable), None)
-        reasons = () if best else tuple(f"{v.version}: {r}" for v in verdicts for r in v.reasons)
+        details = []
+        for ver in sorted(manifest.versions, key=lambda v: Version(v.version), reverse=True):
+            v = verdict(manifest, ver)
+            installable, reasons = v.installable, v.reasons
+            if installable:
+                try:
+                    resolve(catalog.modules, [f"{name}=={ver.version}"], refusal)
+                except LaisError as exc:  # a dependency cannot be installed here
+                    installable, reasons = False, (str(exc),)
+            details.append(
+                VersionSummary(
+                    version=v.version,
+                    installable=installable,
+                    modes=v.modes if installable else (),
+                    reasons=reasons,
+                    unusable_modes=tuple(f"{m}: {why}" for m, why in v.mode_notes.items()),
+                )
+            )
+        best = next((d for d in details if d.installable), None)
+        reasons = () if best else tuple(f"{d.version}: {r}" for d in details for r in d.reasons)
         meta = manifest.metadata
         out.append(
             ModuleSummary(
@@ -182,21 +214,12 @@ def _summaries(
                 state=STATE_AVAILABLE,
                 source=catalog.sources[name],
                 signed_by=catalog.signed_by.get(name),
-                versions=tuple(v.version for v in versions),
+                versions=tuple(d.version for d in details),
                 installable=best is not None,
                 best_version=best.version if best else None,
                 modes=best.modes if best else (),
                 reasons=reasons,
-                version_details=tuple(
-                    VersionSummary(
-                        version=v.version,
-                        installable=v.installable,
-                        modes=v.modes,
-                        reasons=v.reasons,
-                        unusable_modes=tuple(f"{m}: {why}" for m, why in v.mode_notes.items()),
-                    )
-                    for v in verdicts
-                ),
+                version_details=tuple(details),
             )
         )
     return out

@@ -156,8 +156,8 @@ async def serve(args: argparse.Namespace) -> int:
             cache=args.state_dir / "cache" / "catalog.json",
         )
     )
-    manager = ManagerInterface(hardware, capability, modules, ModuleObjects(bus))
-    bus.export(names.ROOT_PATH, manager)
+    module_objects = ModuleObjects(bus, hardware, capability, modules)
+    bus.export(names.ROOT_PATH, ManagerInterface(hardware, capability, modules, module_objects))
 
     # Probe before taking the name, so the first call (usually the one that activated
     # us) already has the hardware; a slow probe (NVML) does not hold the name back long.
@@ -186,7 +186,7 @@ async def serve(args: argparse.Namespace) -> int:
         # Then the Module objects, so ObjectManager clients see the catalog; a bad
         # policy or manifest file is logged here and reported to the next caller.
         try:
-            await manager.sync_modules()
+            await module_objects.refresh()
         except Exception:
             logger.warning("cannot load the module catalog yet", exc_info=True)
         return None
@@ -212,7 +212,7 @@ async def serve(args: argparse.Namespace) -> int:
         task.cancel()
     await asyncio.gather(stopping, disconnected, *tasks, return_exceptions=True)
     await udev.stop()
-    await manager.close()
+    await module_objects.close()
     await gate.drain()
     await hardware.close()
     if bus.connected:

@@ -32,10 +32,9 @@ def test_validate_good_and_bad_manifests(bus: PrivateBus, agent: Agent, polkit: 
 def test_signed_admin_manifests_verify_and_tampering_is_refused(
     bus: PrivateBus, agent: Agent
 ) -> None:
-    import os
     import shutil
 
-    from lais_agent.catalog.signing import _cli
+    from lais_agent.catalog.signing import _cli, write_keypair
 
     keys = bus.directory / "keys.d"
     admin = bus.directory / "catalog.d"
@@ -43,12 +42,7 @@ def test_signed_admin_manifests_verify_and_tampering_is_refused(
     admin.mkdir(exist_ok=True)
     private = bus.directory / "private"
     private.mkdir()
-    cwd = os.getcwd()
-    os.chdir(private)
-    try:
-        assert _cli(["keygen", "lab-key"]) == 0
-    finally:
-        os.chdir(cwd)
+    write_keypair(private, "lab-key")
     shutil.copy(private / "lab-key.pub", keys / "lab-key.pub")
     manifest = admin / "redis.yaml"
     manifest.write_text((REPO / "catalog/redis.yaml").read_text())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.rsa import generate_private_key
 
 from lais_agent.catalog.registry import load_catalog, parse_manifest
-from lais_agent.catalog.signing import _cli, load_keys
+from lais_agent.catalog.signing import _cli, load_keys, write_keypair
 from lais_agent.errors import InvalidConfig
 
 REPO = Path(__file__).resolve().parents[3]
@@ -21,12 +20,7 @@ def signed(tmp_path: Path) -> tuple[Path, Path]:
     """A copy of the redis manifest signed with a new key 'site-2026'; (manifest, keys dir)."""
     keys = tmp_path / "keys.d"
     keys.mkdir()
-    cwd = Path.cwd()
-    os.chdir(keys)
-    try:
-        assert _cli(["keygen", "site-2026"]) == 0
-    finally:
-        os.chdir(cwd)
+    write_keypair(keys, "site-2026")
     catalog = tmp_path / "catalog"
     catalog.mkdir()
     manifest = catalog / "redis.yaml"
@@ -51,6 +45,12 @@ def test_a_signed_manifest_verifies_and_says_by_whom(signed: tuple[Path, Path]) 
         "disk_gib: 0.1}", "disk_gib:   0.10 }"
     )
     assert parse_manifest(reformatted, "m.yaml", load_keys(keys))[1] == "site-2026"
+
+
+def test_keygen_never_overwrites_a_private_key(tmp_path: Path) -> None:
+    write_keypair(tmp_path, "k")
+    with pytest.raises(FileExistsError):
+        write_keypair(tmp_path, "k")
 
 
 def test_signing_again_replaces_the_old_signature(
