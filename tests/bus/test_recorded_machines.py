@@ -59,7 +59,7 @@ VLLM_PLANS: dict[str, list[tuple[str, str, str]] | str] = {
     "laptop-cpu-only": "0.7.2: needs capability tier rank >= 2; this machine is tier0-cpu",
     "arc-a770": "0.7.2: needs capability tier rank >= 2; this machine is tier0-cpu",
     "nvidia-no-driver": "0.7.2: needs capability tier rank >= 2; this machine is tier0-cpu",
-    "rx7900xtx": "0.7.2: needs 32 GiB RAM; this machine has 31.0",
+    "rx7900xtx": "0.7.2: needs a GPU from nvidia",
 }
 
 
