@@ -22,9 +22,18 @@ def status_message() -> Message:
     )
 
 
+def list_modules_message() -> Message:
+    return Message(
+        destination=names.BUS_NAME,
+        path=names.ROOT_PATH,
+        interface=names.MANAGER_IFACE,
+        member="ListModules",
+    )
+
+
 def check_reply(reply: Message) -> Message:
     if reply.message_type is not MessageType.METHOD_RETURN:
-        raise BenchError(f"GetStatus failed: {reply.error_name}: {reply.body}")
+        raise BenchError(f"{reply.member or 'call'} failed: {reply.error_name}: {reply.body}")
     return reply
 
 

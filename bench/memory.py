@@ -13,12 +13,14 @@ from bench.sides import Side
 
 
 async def phase_memory(agent: Side, floor: Side, plan: Plan) -> dict[str, Any]:
-    """Fresh long-lived servers; RSS at name, after the first call, 50k and 100k calls."""
+    """Fresh long-lived servers; RSS at name, after the first call, idle a second later,
+    after 50k and 100k calls; then, for the agent, with its catalog in use."""
     out: dict[str, Any] = {}
     for side in (agent, floor):
         record = await side.start()
         record.pop("reply")
-        out[side.label] = {"start": record, "after": [], "cells": []}
+        await asyncio.sleep(1.0)  # whatever start-up work there is has finished
+        out[side.label] = {"start": record, "idle": side.memory(), "after": [], "cells": []}
     for _, side in alternate([agent, floor], 2):
         quiet = await asyncio.to_thread(wait_quiet, plan)
         bus = await connect(side.address)
@@ -41,4 +43,6 @@ async def phase_memory(agent: Side, floor: Side, plan: Plan) -> dict[str, Any]:
                 **meter.result,
             }
         )
+    took = await agent.catalog_in_use()
+    out[agent.label]["catalog_in_use"] = {"list_modules_s": took, **agent.memory()}
     return out

@@ -125,16 +125,17 @@ def markdown(results: Mapping[str, Any]) -> str:
     mem = results["memory"]
     add("\nMemory under load (fresh long-lived servers, calls with 50 in flight):\n")
     add(
-        "| side | RSS at name | after first call | "
+        "| side | RSS at name | after first call | idle 1 s later | "
         + " | ".join(f"after {a['calls']:,} calls" for a in mem["agent"]["after"])
         + " | USS after first call → last | server CPU µs/call | other tenants |"
     )
-    add("|---|---|---|" + "---|" * len(mem["agent"]["after"]) + "---|---|---|")
+    add("|---|---|---|---|" + "---|" * len(mem["agent"]["after"]) + "---|---|---|")
     for side in ("agent", "floor"):
         m = mem[side]
         add(
             f"| {side} | {m['start']['rss_at_name_mib']} | "
             f"{m['start']['rss_after_first_call_mib']} | "
+            f"{m['idle']['rss_mib']} | "
             + " | ".join(str(a["rss_mib"]) for a in m["after"])
             + f" | {m['start']['uss_after_first_call_mib']} → {m['after'][-1]['uss_mib']} | "
             + " / ".join(str(c["server_cpu_us_per_call"]) for c in m["cells"])
@@ -142,6 +143,13 @@ def markdown(results: Mapping[str, Any]) -> str:
             + " / ".join(f"{c['other_tenants_cores']:.2f}" for c in m["cells"])
             + " |"
         )
+
+    in_use = mem["agent"]["catalog_in_use"]
+    add(
+        f"\nAgent with its catalog in use (after one `ListModules`, {in_use['list_modules_s']} s: "
+        f"pydantic, the policies and 31 manifests loaded, Module objects exported): RSS "
+        f"{in_use['rss_mib']} MiB, USS {in_use['uss_mib']} MiB (no target; see the notes).\n"
+    )
 
     prof = results.get("profile")
     if prof:

@@ -17,10 +17,10 @@ from typing import Any
 
 import psutil
 
-from bench.client import check_reply, status_message
+from bench.client import check_reply, list_modules_message, status_message
 from bench.errors import BenchError
 from bench.name_watch import NameWatch
-from bench.paths import BENCH, PYTHON
+from bench.paths import BENCH, PYTHON, REPO
 from bench.processes import release, spawn, stop_owned
 from lais_agent import names
 from tests.bus.harness import PolkitMock, PrivateBus, stop_process
@@ -98,6 +98,15 @@ class Side:
             raise BenchError(f"{self.label} exited with {rc}:\n{log.read_text()[-3000:]}")
         return rc
 
+    async def catalog_in_use(self) -> float:
+        """The agent with its catalog and policies loaded, as after any module call
+        (ListModules). Seconds the call took."""
+        assert self.watch is not None
+        assert self.watch.bus is not None
+        t0 = time.perf_counter()
+        check_reply(await self.watch.bus.call(list_modules_message()))
+        return round(time.perf_counter() - t0, 3)
+
     def memory(self) -> dict[str, float]:
         assert self.proc is not None
         full = psutil.Process(self.proc.pid).memory_full_info()
@@ -127,7 +136,19 @@ def open_sides(tmp: Path) -> Iterator[tuple[Side, Side]]:
         agent = Side(
             "agent",
             agent_bus,
-            [PYTHON, "-m", "lais_agent", "--bus", agent_bus.address, "--no-udev"],
+            [
+                PYTHON,
+                "-m",
+                "lais_agent",
+                "--bus",
+                agent_bus.address,
+                "--no-udev",
+                # the shipped data, as the package installs it; state and admin dirs of its own
+                *("--policy-dir", str(REPO / "policies"), "--catalog-dir", str(REPO / "catalog")),
+                *("--state-dir", str(tmp / "state"), "--admin-policy-dir", str(tmp / "none")),
+                *("--admin-catalog-dir", str(tmp / "none"), "--keys-dir", str(tmp / "none")),
+                *("--admin-keys-dir", str(tmp / "none")),
+            ],
             tmp,
             daemon_pid=agent_bus.proc.pid,
         )

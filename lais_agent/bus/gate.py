@@ -5,12 +5,18 @@ method call first. It looks the member up in ``actions.METHOD_ACTIONS``,
 refuses unknown members, asks the ``Authority`` about the sender (interactive
 only when the message carries ALLOW_INTERACTIVE_AUTHORIZATION) and, once
 allowed, hands the very same message back to dbus-fast's normal dispatch.
+
+A member may also have a preparation: work that must be done before dbus-fast
+answers it and that only the agent knows about (dbus-fast answers
+ObjectManager.GetManagedObjects itself; the Module objects are exported the first
+time the catalog is needed, so that call loads it first).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 from dbus_fast import Message, MessageFlag, MessageType
 from dbus_fast.aio import MessageBus
@@ -27,6 +33,12 @@ logger = logging.getLogger(__name__)
 ALLOW_INTERACTIVE = MessageFlag.ALLOW_INTERACTIVE_AUTHORIZATION
 
 
+class Preparation(Protocol):
+    def needed(self) -> bool: ...
+
+    async def prepare(self) -> None: ...
+
+
 def _denial_text(action: str, decision: Decision, *, interactive: bool) -> str:
     if decision.verdict is Verdict.CHALLENGE and not interactive:
         return f"not authorized for {action}: authentication is required"
@@ -39,9 +51,14 @@ class AuthorizationGate:
         self._authority = authority
         self._approved: set[int] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._preparations: dict[tuple[str, str], Preparation] = {}
 
     def install(self) -> None:
         self._bus.add_message_handler(self.handle)
+
+    def prepare_before(self, interface: str, member: str, preparation: Preparation) -> None:
+        """Run ``preparation`` (when it says it is needed) before dispatching the member."""
+        self._preparations[(interface, member)] = preparation
 
     @staticmethod
     def _ours(path: str | None) -> bool:
@@ -72,16 +89,25 @@ class AuthorizationGate:
                 f"{msg.interface}.{msg.member} is not a method of this service "
                 "(calls must name one of its interfaces)",
             )
-        if action == names.ACTION_READ and self._authority.cached_uid(msg.sender) == 0:
+        preparation = self._preparations.get((msg.interface or "", msg.member or ""))
+        if preparation is not None and not preparation.needed():
+            preparation = None
+        if (
+            action == names.ACTION_READ
+            and preparation is None
+            and self._authority.cached_uid(msg.sender) == 0
+        ):
             # root reading, already identified: dispatch directly, no task, no polkit
             # (changes always take the path below, which records the caller)
             return None
-        task = asyncio.get_running_loop().create_task(self._authorize(msg, action))
+        task = asyncio.get_running_loop().create_task(self._authorize(msg, action, preparation))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return True
 
-    async def _authorize(self, msg: Message, action: str) -> None:
+    async def _authorize(
+        self, msg: Message, action: str, preparation: Preparation | None = None
+    ) -> None:
         interactive = bool(msg.flags & ALLOW_INTERACTIVE)
         try:
             decision = await self._authority.check(msg.sender, action, interactive=interactive)
@@ -101,6 +127,11 @@ class AuthorizationGate:
             text = _denial_text(action, decision, interactive=interactive)
             self._reply(Message.new_error(msg, NotAuthorized.dbus_name(), text), msg)
             return
+        if preparation is not None:
+            try:
+                await preparation.prepare()
+            except Exception:  # the call is still answered, with what there is
+                logger.warning("preparing %s.%s failed", msg.interface, msg.member, exc_info=True)
         uid = self._authority.cached_uid(msg.sender)
         token = CURRENT_CALLER.set(Caller(msg.sender, uid if uid is not None else -1))
         self._approved.add(id(msg))

@@ -5,6 +5,10 @@ Read-only properties mirror the module's summary for this machine (installable,
 why not, usable modes, state). ``ModuleObjects.refresh`` judges the catalog again
 and exports new modules, updates changed ones (PropertiesChanged) and unexports
 removed ones (ObjectManager's InterfacesAdded/InterfacesRemoved come from dbus-fast).
+
+The objects appear the first time the catalog is needed (any module call, or
+GetManagedObjects: the gate runs ``prepare`` first), not at start-up: an agent only
+asked for its status never loads pydantic and the catalog (~17 MiB, docs/benchmarks.md).
 """
 
 # No "from __future__ import annotations": dbus-fast reads these annotations at runtime.
@@ -147,6 +151,7 @@ class ModuleObjects:
         self._capability = capability
         self._modules = modules
         self._objects: dict[str, ModuleInterface] = {}
+        self._loaded = False
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -160,10 +165,21 @@ class ModuleObjects:
             capability = await self._capability.capability(profile)
             summaries = await self._modules.summaries(profile, capability)
             self.sync(summaries)
+            self._loaded = True
             return summaries
 
+    # the gate's Preparation for ObjectManager.GetManagedObjects
+    def needed(self) -> bool:
+        return not self._loaded
+
+    async def prepare(self) -> None:
+        await self.refresh()
+
     def refresh_later(self) -> None:
-        """After a change (hardware, override): refresh without keeping a caller waiting."""
+        """After a change (hardware, override): refresh without keeping a caller waiting.
+        Nothing to do while no object has been asked for."""
+        if not self._loaded:
+            return
         task = asyncio.get_running_loop().create_task(self._refresh_quietly())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

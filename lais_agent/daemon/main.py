@@ -17,6 +17,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.constants import NameFlag
 
 from lais_agent import __version__, names
+from lais_agent.bus.actions import OBJECT_MANAGER_IFACE
 from lais_agent.bus.gate import AuthorizationGate
 from lais_agent.bus.manager import ManagerInterface
 from lais_agent.bus.module import ModuleObjects
@@ -157,6 +158,7 @@ async def serve(args: argparse.Namespace) -> int:
         )
     )
     module_objects = ModuleObjects(bus, hardware, capability, modules)
+    gate.prepare_before(OBJECT_MANAGER_IFACE, "GetManagedObjects", module_objects)
     bus.export(names.ROOT_PATH, ManagerInterface(hardware, capability, modules, module_objects))
 
     # Probe before taking the name, so the first call (usually the one that activated
@@ -183,12 +185,6 @@ async def serve(args: argparse.Namespace) -> int:
     async def report_probe() -> object:
         profile = await first_probe
         notifier.send(STATUS=f"ready; {len(profile.gpus)} GPU(s) detected")
-        # Then the Module objects, so ObjectManager clients see the catalog; a bad
-        # policy or manifest file is logged here and reported to the next caller.
-        try:
-            await module_objects.refresh()
-        except Exception:
-            logger.warning("cannot load the module catalog yet", exc_info=True)
         return None
 
     tasks: set[asyncio.Task[object]] = {loop.create_task(report_probe())}

@@ -190,3 +190,27 @@ def test_plan_picks_the_mode_from_what_the_machine_has(bus: PrivateBus, polkit: 
                 assert agent.stop() == 0, agent.logs()
     finally:
         (admin / "site-echo.yaml").unlink()
+
+
+def test_object_manager_lists_modules_on_the_first_call(
+    bus: PrivateBus, polkit: PolkitMock
+) -> None:
+    """Module objects are exported lazily, but GetManagedObjects never misses them."""
+    from tests.bus.harness import NOBODY
+
+    polkit.set_allowed([names.ACTION_READ])
+    for uid in (NOBODY, None):  # a caller polkit asks about, and root (the fast path)
+        agent = Agent(bus).start()
+        try:
+            call = ["call", "--json=short", names.BUS_NAME, names.ROOT_PATH]
+            done = busctl(
+                bus, *call, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", uid=uid
+            )
+            assert done.returncode == 0, done.stderr
+            objects = json.loads(done.stdout)["data"][0]
+            modules = [p for p in objects if p.startswith(names.MODULES_PATH + "/")]
+            assert len(modules) == 31, sorted(objects)
+            vllm = objects[names.module_path("vllm")][names.MODULE_IFACE]
+            assert vllm["Category"]["data"] == "runtime"
+        finally:
+            assert agent.stop() == 0, agent.logs()
