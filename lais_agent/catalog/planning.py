@@ -123,12 +123,15 @@ def _requests(texts: Sequence[str]) -> list[Requirement]:
     out = []
     for text in texts:
         try:
-            out.append(Requirement(text))
+            req = Requirement(text)
         except ValueError:
+            req = None
+        if req is None or req.marker or req.extras or req.url:
             raise InvalidArgs(
                 f"{text!r} is not a module name with optional versions, like 'vllm' or "
                 "'aider>=0.80'"
-            ) from None
+            )
+        out.append(req)
     return out
 
 

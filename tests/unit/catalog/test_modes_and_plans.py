@@ -279,6 +279,9 @@ def test_a_mode_the_module_cannot_use_is_refused() -> None:
     [
         ([], None, "name at least one module"),
         (["vllm;rm -rf"], None, "is not a module name with optional versions"),
+        (["vllm; python_version > '3'"], None, "is not a module name with optional versions"),
+        (["vllm[all]"], None, "is not a module name with optional versions"),
+        (["vllm @ https://example.org/x"], None, "is not a module name with optional versions"),
         (["vllm"], "docker", "'docker' is not an execution mode"),
         (["x"] * 65, None, "at most 64 modules"),
     ],
