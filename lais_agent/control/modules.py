@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lais_agent.control.manifests import ManifestCheck, check_manifest
+from lais_agent.errors import LaisError
 from lais_agent.hardware.profile import HardwareProfile
 
 if TYPE_CHECKING:
@@ -162,7 +163,6 @@ def _summaries(
     from lais_agent.catalog.installable import Verdict, judge  # noqa: PLC0415
     from lais_agent.catalog.manifest import Manifest, ModuleVersion  # noqa: PLC0415
     from lais_agent.catalog.resolver import resolve  # noqa: PLC0415
-    from lais_agent.errors import LaisError  # noqa: PLC0415
     from lais_agent.policy.facts import facts_from  # noqa: PLC0415
 
     facts = facts_from(profile)
