@@ -104,7 +104,9 @@ def _downloads(
     elif mode == "venv" and modes.venv is not None:
         index, why = _wheel_index(ver, host, facts)
         source = " ".join(modes.venv.requirements) + (f" (index {index})" if index else "")
-        out.append(Download("python-packages", source, "pip hash checking"))
+        # The manifest pins versions, not hashes (dependencies are resolved at install):
+        # say so rather than claim a check that does not happen.
+        out.append(Download("python-packages", source, "TLS to the index only, no pinned hashes"))
         notes.append(f"python packages: {why}")
     elif mode == "apt" and modes.apt is not None:
         packages = modes.apt.packages[host.release]  # type: ignore[index]
