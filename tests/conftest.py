@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -19,16 +18,27 @@ def _children() -> set[int]:
     return {p.pid for p in psutil.Process().children(recursive=True)}
 
 
+def _descends_from_owned(pid: int) -> bool:
+    """A process under one the tests own on purpose (a booted machine's services, a bus
+    daemon's activations) is theirs, even when it started a moment ago."""
+    try:
+        return any(p.pid in OWNED for p in [psutil.Process(pid), *psutil.Process(pid).parents()])
+    except psutil.NoSuchProcess:
+        return True  # gone already: nothing left behind
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 @pytest.fixture(autouse=True)
 def _no_leaked_processes(request: pytest.FixtureRequest) -> Iterator[None]:
     before = _children()
     yield
-    owned = set(OWNED)
-    for pid in list(owned):
-        with contextlib.suppress(psutil.NoSuchProcess):
-            owned.update(p.pid for p in psutil.Process(pid).children(recursive=True))
-    leaked = {pid for pid in _children() - before - owned if psutil.pid_exists(pid)}
-    leaked = {pid for pid in leaked if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE}
+    leaked = {pid for pid in _children() - before if not _descends_from_owned(pid) and _alive(pid)}
     if leaked:
         names = [psutil.Process(pid).cmdline() for pid in leaked]
         for pid in leaked:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 import tarfile
@@ -65,24 +66,34 @@ def wheelhouse(pyver: str) -> Path:
     return out
 
 
+_SNAPSHOT: list[bytes] = []  # the source, taken once per test run
+
+
 def source_tarball(dest: Path) -> Path:
-    """The checkout's tracked and new (not ignored) files, as the build's source."""
-    files = (
-        subprocess.run(
-            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
-            cwd=REPO,
-            check=True,
-            capture_output=True,
+    """The checkout's tracked and new (not ignored) files, as the build's source.
+
+    Taken once per run and reused for every release, so both packages are built from
+    the same tree even when files change while the (minutes long) run goes on."""
+    if not _SNAPSHOT:
+        files = (
+            subprocess.run(
+                ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+                cwd=REPO,
+                check=True,
+                capture_output=True,
+            )
+            .stdout.decode()
+            .split("\0")
         )
-        .stdout.decode()
-        .split("\0")
-    )
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            for name in filter(None, files):
+                path = REPO / name
+                if path.exists():
+                    tar.add(path, arcname=f"localaistack/{name}", recursive=False)
+        _SNAPSHOT.append(buffer.getvalue())
     tarball = dest / "localaistack-src.tar"
-    with tarfile.open(tarball, "w") as tar:
-        for name in filter(None, files):
-            path = REPO / name
-            if path.exists():
-                tar.add(path, arcname=f"localaistack/{name}", recursive=False)
+    tarball.write_bytes(_SNAPSHOT[0])
     return tarball
 
 
