@@ -44,10 +44,33 @@ def parse(
     return parse_with_data(text, source, adapter, tags=tags, hint=hint)[0]
 
 
+MAX_TEXT = 1024 * 1024  # characters in one document
+MAX_VALUES = 100_000  # values in one document once aliases are expanded
+
+
+def _count_values(data: Any, source: str, hint: str) -> None:
+    """Refuse documents that aliases blow up (a few KiB of anchors can stand for GiB)."""
+    count, stack = 0, [data]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise InvalidConfig(
+                f"{source}: more than {MAX_VALUES:,} values once its aliases are expanded",
+                hint=hint,
+            )
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def parse_with_data(
     text: str, source: str, adapter: TypeAdapter[T], *, tags: Sequence[str] = (), hint: str
 ) -> tuple[T, Any]:
     """``parse``, and the plain data the model was validated from (signatures cover it)."""
+    if len(text) > MAX_TEXT:
+        raise InvalidConfig(f"{source}: larger than {MAX_TEXT:,} characters", hint=hint)
     try:
         data: Any = yamlload.load(text)
     except yaml.YAMLError as exc:
@@ -56,6 +79,9 @@ def parse_with_data(
         raise InvalidConfig(
             f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}", hint=hint
         ) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # e.g. a date like 2001-13-45
+        raise InvalidConfig(f"{source}: a value cannot be read: {exc}", hint=hint) from None
+    _count_values(data, source, hint)
     try:
         return adapter.validate_python(data), data
     except ValidationError as exc:

@@ -23,12 +23,15 @@ MODULES_PATH: Final = f"{ROOT_PATH}/modules"
 
 def escape_path_element(text: str) -> str:
     """``text`` as one object-path element, as sd_bus_path_encode does: ASCII letters
-    and digits stay, every other byte becomes ``_xx`` (e.g. "llama.cpp" -> "llama_2ecpp")."""
+    and digits stay, every other byte (and a leading digit) becomes ``_xx``
+    ("llama.cpp" -> "llama_2ecpp", "0ad" -> "_30ad")."""
     if not text:
         return "_"
     return "".join(
-        chr(b) if chr(b).isascii() and chr(b).isalnum() else f"_{b:02x}"
-        for b in text.encode("utf-8")
+        chr(b)
+        if chr(b).isascii() and chr(b).isalnum() and not (i == 0 and chr(b).isdigit())
+        else f"_{b:02x}"
+        for i, b in enumerate(text.encode("utf-8"))
     )
 
 

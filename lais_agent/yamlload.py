@@ -6,10 +6,10 @@ documents) that is most of the load time. This builds the objects straight from
 the C parser's events, resolving each plain scalar exactly as PyYAML does (its
 implicit resolvers, looked up by first character, and its constructors).
 
-Anything unusual (anchors, aliases, merge keys, explicit tags, unhashable keys,
-several documents) falls back to ``yaml.load`` itself, so the result is always
-PyYAML's (tests/unit/test_yamlload.py checks it against PyYAML with hypothesis).
-Syntax errors are PyYAML's ``YAMLError`` with their marks.
+Anything unusual (anchors, aliases, merge keys, ``=``, explicit tags, complex
+keys, several documents) and any error falls back to ``yaml.load`` itself, so the
+result, or the error, is always PyYAML's (tests/unit/test_yamlload.py checks it
+against PyYAML with hypothesis).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from yaml import events
 LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
 _MERGE = "tag:yaml.org,2002:merge"
+_VALUE = "tag:yaml.org,2002:value"  # "=": PyYAML turns it into a string only as a key
 _NO_KEY = object()
 
 
@@ -35,6 +36,8 @@ def load(text: str) -> Any:
         try:
             return _build(loader)
         except _Unusual:
+            pass
+        except Exception:  # noqa: BLE001, S110 - let PyYAML find (and order) the errors
             pass
     finally:
         loader.dispose()
@@ -52,7 +55,7 @@ def _scalar(loader: Any, event: events.ScalarEvent) -> Any:
     tag = loader.resolve(yaml.ScalarNode, value, (True, False))
     if tag == _STR:
         return value
-    if tag == _MERGE:
+    if tag in (_MERGE, _VALUE):
         raise _Unusual
     return loader.construct_object(yaml.ScalarNode(tag, value), deep=True)
 

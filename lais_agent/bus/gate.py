@@ -62,8 +62,15 @@ class AuthorizationGate:
 
     @staticmethod
     def _ours(path: str | None) -> bool:
-        return path is not None and (
-            path == names.ROOT_PATH or path.startswith(names.ROOT_PATH + "/")
+        """Our objects, and the paths above them: dbus-fast answers ObjectManager and
+        Properties calls on "/" or "/org" with our objects too."""
+        if path is None:
+            return False
+        return (
+            path == names.ROOT_PATH
+            or path.startswith(names.ROOT_PATH + "/")
+            or path == "/"
+            or names.ROOT_PATH.startswith(path + "/")
         )
 
     def handle(self, msg: Message) -> Message | bool | None:

@@ -225,8 +225,8 @@ class ManagerInterface(ServiceInterface):
     @translate_errors
     async def Reload(self) -> None:
         """Re-read policies and probe the hardware again."""
-        self._capability.reload()
-        self._modules.reload()
+        await self._capability.reload()
+        await self._modules.reload()
         await self._hardware.refresh()
         await self._module_objects.refresh()  # reports bad policy and manifest files now
 

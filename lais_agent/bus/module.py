@@ -29,6 +29,7 @@ from lais_agent.bus.wire import to_vardict
 from lais_agent.control.capability import CapabilityService
 from lais_agent.control.hardware import HardwareService
 from lais_agent.control.modules import ModuleService, ModuleSummary
+from lais_agent.errors import LaisError
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +174,10 @@ class ModuleObjects:
         return not self._loaded
 
     async def prepare(self) -> None:
-        await self.refresh()
+        try:
+            await self.refresh()
+        except LaisError as exc:  # answered without modules; ListModules says what is wrong
+            logger.warning("GetManagedObjects without Module objects: %s", exc)
 
     def refresh_later(self) -> None:
         """After a change (hardware, override): refresh without keeping a caller waiting.
@@ -187,8 +191,10 @@ class ModuleObjects:
     async def _refresh_quietly(self) -> None:
         try:
             await self.refresh()
-        except Exception:  # a broken policy or catalog file is reported to the next caller
-            logger.warning("cannot update the module objects", exc_info=True)
+        except LaisError as exc:  # a broken policy or catalog file: the next caller hears it
+            logger.warning("cannot update the module objects: %s", exc)
+        except Exception:
+            logger.exception("cannot update the module objects")
 
     async def close(self) -> None:
         for task in list(self._tasks):

@@ -45,13 +45,13 @@ def container_unit_kind(host: Host) -> tuple[str, str]:
     """The unit form of a container here and the sentence that explains it."""
     version = host.containers.podman_version
     try:
-        new_enough = version is not None and Version(version) >= QUADLET_MIN_PODMAN
+        too_old = version is not None and Version(version) < QUADLET_MIN_PODMAN
     except InvalidVersion:
-        new_enough = False
-    if host.containers.quadlet and new_enough:
+        too_old = False
+    if host.containers.quadlet and not too_old:
+        if version is None:
+            return "quadlet container", "a quadlet unit (podman's quadlet generator is installed)"
         return "quadlet container", f"a quadlet unit (podman {version} >= {QUADLET_MIN_PODMAN})"
-    if host.containers.quadlet:
-        return "quadlet container", f"a quadlet unit (podman {version or 'of unknown version'})"
     why = f"podman {version}" if version else "this podman"
     return (
         "podman-run service",

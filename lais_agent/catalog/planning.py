@@ -74,14 +74,29 @@ def _gib(value: float | None) -> int | None:
     return None if value is None else int(value * GiB)
 
 
+def _major(version: str | None) -> int | None:
+    try:
+        return int((version or "").split(".")[0])
+    except ValueError:
+        return None
+
+
 def _wheel_index(ver: ModuleVersion, host: Host, facts: Facts) -> tuple[str | None, str]:
     venv = ver.modes.venv
     assert venv is not None
     index = venv.wheel_index
-    if host.cuda_driver and "cuda12" in index and host.cuda_driver.startswith("12."):
-        return index["cuda12"], f"CUDA 12 wheels (the driver supports CUDA {host.cuda_driver})"
-    if host.cuda_driver and "cuda11" in index and host.cuda_driver.startswith("11."):
-        return index["cuda11"], f"CUDA 11 wheels (the driver supports CUDA {host.cuda_driver})"
+    driver_major = _major(host.cuda_driver)
+    if driver_major is not None:  # the newest CUDA build the driver can run
+        builds = sorted(
+            (int(key.removeprefix("cuda")), key) for key in index if key.startswith("cuda")
+        )
+        usable = [key for major, key in builds if major <= driver_major]
+        if usable:
+            key = usable[-1]
+            return index[key], (
+                f"CUDA {key.removeprefix('cuda')} wheels (the driver supports CUDA "
+                f"{host.cuda_driver})"
+            )
     if "amd" in facts.gpu_vendors and "rocm" in index:
         return index["rocm"], "ROCm wheels (an AMD GPU is in use)"
     if "cpu" in index:

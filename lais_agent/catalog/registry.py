@@ -79,7 +79,7 @@ class ParseCache:
         key = str(path)
         stamp = [st.st_size, st.st_mtime_ns]
         entry = self._old.get(key)
-        if entry is not None and entry.get("stamp") == stamp:
+        if isinstance(entry, dict) and entry.get("stamp") == stamp:
             try:
                 manifest = _ADAPTER.validate_json(entry["manifest"])
             except (ValidationError, KeyError):

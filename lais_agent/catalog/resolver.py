@@ -69,11 +69,17 @@ def _describe(name: str, needs: Sequence[_Need]) -> str:
 Judge = Callable[[Manifest, ModuleVersion], Sequence[str]]
 
 
+# Backtracking is exponential in the worst case; PlanInstall is open to any caller, so
+# the search has a budget (every plan of the shipped catalog takes well under 100 steps).
+MAX_STEPS = 20_000
+
+
 class _Solver:
     def __init__(self, catalog: Mapping[str, Manifest], judge: Judge | None) -> None:
         self.catalog = catalog
         self.judge = judge
         self.failure: str | None = None
+        self.steps = 0
 
     def solve(
         self,
@@ -83,6 +89,12 @@ class _Solver:
     ) -> dict[str, ModuleVersion] | None:
         if not pending:
             return chosen
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise ResolutionError(
+                f"gave up after trying {MAX_STEPS:,} combinations of versions",
+                hint="name versions to narrow the search, e.g. 'vllm==0.7.2'",
+            )
         (name, need), rest = pending[0], pending[1:]
         manifest = self.catalog.get(name)
         if manifest is None:

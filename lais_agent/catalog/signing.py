@@ -20,11 +20,14 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import os
 import re
+import stat
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +37,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from lais_agent.errors import InvalidArgs, InvalidConfig
+from lais_agent.errors import InvalidArgs, InvalidConfig, LaisError
 
 KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 KEYS_HINT = (
@@ -77,8 +80,9 @@ def _load_public(path: Path) -> Ed25519PublicKey:
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
             key: object = serialization.load_pem_public_key(data)
-        else:
-            key = serialization.load_ssh_public_key(data.strip())
+        else:  # one "ssh-ed25519 AAAA... comment" line; '#' lines are comments
+            lines = [ln for ln in data.splitlines() if ln.strip() and not ln.startswith(b"#")]
+            key = serialization.load_ssh_public_key(lines[0].strip() if lines else b"")
     except (ValueError, TypeError, binascii.Error, UnsupportedAlgorithm) as exc:
         raise InvalidConfig(
             f"{path}: not a public key (an OpenSSH 'ssh-ed25519 ...' line or PEM): {exc}"
@@ -118,7 +122,14 @@ def verify(document: Mapping[str, Any], keys: TrustedKeys, source: str) -> str |
             f"{source}: signed with key {key_id!r}, which is not a trusted key", hint=KEYS_HINT
         )
     try:
-        key.verify(base64.b64decode(str(signature.get("ed25519", ""))), canonical_bytes(document))
+        signed = canonical_bytes(document)
+    except (TypeError, ValueError) as exc:  # binary, sets, dates, NaN: no canonical form
+        raise InvalidConfig(
+            f"{source}: a signed manifest may hold only plain values (strings, numbers, "
+            f"booleans, lists, mappings): {exc}"
+        ) from None
+    try:
+        key.verify(base64.b64decode(str(signature.get("ed25519", ""))), signed)
     except (InvalidSignature, binascii.Error, ValueError):
         raise InvalidConfig(
             f"{source}: the signature by key {key_id!r} does not verify: the manifest was "
@@ -155,24 +166,52 @@ def write_keypair(directory: Path, key_id: str) -> tuple[Path, Path]:
     return key_file, pub_file
 
 
-def _strip_signature(text: str) -> str:
-    """The manifest text without a top-level ``signature:`` block."""
-    out: list[str] = []
-    skipping = False
-    for line in text.splitlines(keepends=True):
-        if line.startswith("signature:"):
-            skipping = True
-            continue
-        if skipping and (line.startswith((" ", "\t")) or not line.strip()):
-            continue
-        skipping = False
-        out.append(line)
-    return "".join(out).rstrip("\n") + "\n"
+def without_signature(text: str) -> str:
+    """The manifest text without its top-level ``signature`` block (found by the parser,
+    comments inside it included) and without a closing ``...``, ending in one newline."""
+    import yaml  # noqa: PLC0415 - only signing needs the node positions
+
+    documents = list(yaml.compose_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    if len(documents) != 1 or not isinstance(documents[0], yaml.MappingNode):
+        raise InvalidArgs("a manifest to sign must be one YAML document, a mapping")
+    lines = text.splitlines(keepends=True)
+    for key, value in documents[0].value:
+        if key.value == "signature":
+            end = value.end_mark.line + (1 if value.end_mark.column else 0)
+            del lines[key.start_mark.line : end]
+            break
+    while lines and (not lines[-1].strip() or lines[-1].strip() == "..."):
+        lines.pop()
+    return "".join(lines).rstrip("\n") + "\n"
+
+
+def sign_file(path: Path, private: Ed25519PrivateKey, key_id: str) -> None:
+    """Sign a manifest in place: replace its signature, check that the result verifies,
+    then swap it in atomically (same permissions; a symlink's target is what changes)."""
+    from lais_agent import yamlload  # noqa: PLC0415
+
+    target = path.resolve()
+    text = without_signature(target.read_text(encoding="utf-8"))
+    signed = text + signature_for(yamlload.load(text), private, key_id)
+    trusted = TrustedKeys({key_id: private.public_key()}, {})
+    if verify(yamlload.load(signed), trusted, str(path)) != key_id:
+        raise InvalidArgs(f"{path}: the signed text does not verify; it was left unchanged")
+    mode = stat.S_IMODE(target.stat().st_mode)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(signed)
+            out.flush()
+            os.fchmod(out.fileno(), mode)
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def _cli(argv: Sequence[str] | None = None) -> int:
-    import yaml  # noqa: PLC0415 - only this command line needs it
-
     parser = argparse.ArgumentParser(
         prog="python3 -m lais_agent.catalog.signing", description="Sign module manifests."
     )
@@ -181,25 +220,24 @@ def _cli(argv: Sequence[str] | None = None) -> int:
     gen.add_argument("key_id")
     sign = sub.add_parser("sign", help="sign manifests in place with a private key")
     sign.add_argument("--key", required=True, type=Path, help="KEY_ID.key (PEM, PKCS#8)")
+    sign.add_argument("--key-id", help="the id to record (default: the key file's name)")
     sign.add_argument("files", nargs="+", type=Path)
     args = parser.parse_args(argv)
-    if args.command == "keygen":
-        key_file, pub_file = write_keypair(Path.cwd(), args.key_id)
-        print(f"wrote {key_file.name} (keep it secret) and {pub_file.name} (to trust)")
-        return 0
-    loaded = serialization.load_pem_private_key(args.key.read_bytes(), password=None)
-    if not isinstance(loaded, Ed25519PrivateKey):
-        print(f"{args.key}: not an ed25519 private key", file=sys.stderr)
+    try:
+        if args.command == "keygen":
+            key_file, pub_file = write_keypair(Path.cwd(), args.key_id)
+            print(f"wrote {key_file.name} (keep it secret) and {pub_file.name} (to trust)")
+            return 0
+        loaded = serialization.load_pem_private_key(args.key.read_bytes(), password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise InvalidArgs(f"{args.key}: not an ed25519 private key")
+        key_id = args.key_id or args.key.name.removesuffix(".key").removesuffix(".pem")
+        for path in args.files:
+            sign_file(path, loaded, key_id)
+            print(f"{path}: signed with {key_id}")
+    except (LaisError, OSError, ValueError) as exc:
+        print(f"signing: {exc}", file=sys.stderr)
         return 2
-    key_id = args.key.name.removesuffix(".key")
-    for path in args.files:
-        text = _strip_signature(path.read_text(encoding="utf-8"))
-        document = yaml.safe_load(text)
-        signed = text + signature_for(document, loaded, key_id)
-        tmp = path.with_name(f".{path.name}.signing")
-        tmp.write_text(signed, encoding="utf-8")
-        os.replace(tmp, path)  # atomic: the manifest is never half written
-        print(f"{path}: signed with {key_id}")
     return 0
 
 

@@ -76,7 +76,9 @@ class CapabilityService:
     async def overrides(self) -> list[Override]:
         return await asyncio.to_thread(self._overrides.all)
 
-    def reload(self) -> None:
-        """Forget the loaded files; the next evaluation reads them again."""
-        self._policies = None
-        self._cache = None
+    async def reload(self) -> None:
+        """Forget the loaded files; the next evaluation reads them again (after waiting
+        for an evaluation in flight, which may hold files read before the change)."""
+        async with self._lock:
+            self._policies = None
+            self._cache = None

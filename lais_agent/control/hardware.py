@@ -12,6 +12,7 @@ logger = logging.getLogger(__name__)
 
 Detector = Callable[[], HardwareProfile]
 Listener = Callable[[HardwareProfile], None]
+Stamp = Callable[[], object]
 
 
 class HardwareService:
@@ -19,10 +20,14 @@ class HardwareService:
 
     Detection runs in a worker thread (sysfs reads and NVML calls block).
     Concurrent refresh requests share one run. Listeners hear about changes only.
+    ``stamp`` (optional) is a cheap check of what udev does not announce (podman
+    installed, a CDI spec written): when it changes, the next ``profile()`` probes again.
     """
 
-    def __init__(self, detector: Detector) -> None:
+    def __init__(self, detector: Detector, stamp: Stamp | None = None) -> None:
         self._detector = detector
+        self._stamp = stamp
+        self._stamp_value: object = None
         self._profile: HardwareProfile | None = None
         self._running: asyncio.Task[HardwareProfile] | None = None
         self._listeners: list[Listener] = []
@@ -35,8 +40,10 @@ class HardwareService:
         return self._profile
 
     async def profile(self) -> HardwareProfile:
-        """The latest profile, probing first if there is none yet."""
-        if self._profile is not None:
+        """The latest profile, probing first if there is none yet or it went stale."""
+        if self._profile is not None and (
+            self._stamp is None or self._stamp() == self._stamp_value
+        ):
             return self._profile
         return await self.refresh()
 
@@ -49,6 +56,8 @@ class HardwareService:
 
     async def _probe(self) -> HardwareProfile:
         try:
+            if self._stamp is not None:  # before probing: a change meanwhile shows next time
+                self._stamp_value = self._stamp()
             profile = await asyncio.to_thread(self._detector)
         finally:
             self._running = None
@@ -74,4 +83,4 @@ def _identity(profile: HardwareProfile) -> object:
         (g.pci_bus_id, g.vendor, g.device_id, g.driver, g.vram_total_bytes, g.uuid, g.mig_mode)
         for g in profile.gpus
     )
-    return (gpus, profile.cpu, profile.memory.total_bytes, profile.nvidia)
+    return (gpus, profile.cpu, profile.memory.total_bytes, profile.nvidia, profile.containers)

@@ -111,9 +111,12 @@ class ModuleService:
             keys = self._keys
         return await asyncio.to_thread(check_manifest, text, source, keys)
 
-    def reload(self) -> None:
-        self._catalog = None
-        self._keys = None
+    async def reload(self) -> None:
+        """Forget the loaded files. Waits for a load in flight, so that load's result
+        (read before the files changed) is not what the next call sees."""
+        async with self._lock:
+            self._catalog = None
+            self._keys = None
 
     async def summaries(
         self, profile: HardwareProfile, capability: Capability

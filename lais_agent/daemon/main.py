@@ -29,6 +29,7 @@ from lais_agent.control.overrides import OverrideStore
 from lais_agent.daemon.logsetup import setup_logging
 from lais_agent.daemon.notify import Notifier
 from lais_agent.daemon.udev import UdevWatcher
+from lais_agent.hardware import containers
 from lais_agent.hardware.detect import ProbeSources, detect
 from lais_agent.hardware.nvidia import NvmlFactory, load_pynvml
 from lais_agent.hardware.nvml_replay import RecordedNvml
@@ -143,7 +144,9 @@ async def serve(args: argparse.Namespace) -> int:
         return 1
 
     sources = probe_sources(args)
-    hardware = HardwareService(functools.partial(detect, sources))
+    hardware = HardwareService(
+        functools.partial(detect, sources), stamp=functools.partial(containers.stamp, sources.root)
+    )
     authority = Authority(bus)
     gate = AuthorizationGate(bus, authority)
     gate.install()

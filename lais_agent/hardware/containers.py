@@ -24,7 +24,9 @@ QUADLET_GENERATORS = (
     "usr/libexec/podman/quadlet",
 )
 CDI_DIRS = ("etc/cdi", "var/run/cdi", "run/cdi")
-_KIND = re.compile(r"^kind:\s*[\"']?([A-Za-z0-9.-]+/[A-Za-z0-9._-]+)[\"']?\s*$", re.MULTILINE)
+_KIND = re.compile(
+    r"^kind:\s*[\"']?([A-Za-z0-9.-]+/[A-Za-z0-9._-]+)[\"']?\s*(?:#.*)?$", re.MULTILINE
+)
 _UPSTREAM = re.compile(r"^(?:\d+:)?(\d+(?:\.\d+)*)")
 
 
@@ -57,6 +59,26 @@ def _cdi_kind(path: Path, text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def stamp(root: Path) -> tuple[object, ...]:
+    """Changes when what ``probe_containers`` reads may have changed (a package installed
+    or removed, a CDI spec written): a few stat calls, cheap enough for every module call."""
+    paths = [root / p for p in ("var/lib/dpkg/status", *PODMAN_BINARIES, *QUADLET_GENERATORS)]
+    for directory in CDI_DIRS:
+        try:
+            paths += sorted((root / directory).iterdir())  # specs rewritten in place too
+        except OSError:
+            paths.append(root / directory)
+    out: list[object] = []
+    for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            out.append((str(path), None))
+        else:
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
 def probe_containers(root: Path, issues: list[Issue]) -> ContainerSupport:
     podman = any((root / p).exists() for p in PODMAN_BINARIES)
     version = None
@@ -69,8 +91,13 @@ def probe_containers(root: Path, issues: list[Issue]) -> ContainerSupport:
             )
     quadlet = podman and any((root / p).exists() for p in QUADLET_GENERATORS)
     kinds: set[str] = set()
+    seen: set[Path] = set()
     for directory in CDI_DIRS:
-        for spec in list_dir(root / directory, issues, COMPONENT):
+        where = (root / directory).resolve()
+        if where in seen:  # /var/run is usually a link to /run
+            continue
+        seen.add(where)
+        for spec in list_dir(where, issues, COMPONENT):
             if spec.suffix not in (".yaml", ".yml", ".json"):
                 continue
             text = read_text(spec, issues, COMPONENT)

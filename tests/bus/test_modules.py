@@ -199,10 +199,11 @@ def test_object_manager_lists_modules_on_the_first_call(
     from tests.bus.harness import NOBODY
 
     polkit.set_allowed([names.ACTION_READ])
-    for uid in (NOBODY, None):  # a caller polkit asks about, and root (the fast path)
+    # a caller polkit asks about, and root (the fast path); on our root and on "/"
+    for uid, path in ((NOBODY, names.ROOT_PATH), (None, names.ROOT_PATH), (NOBODY, "/")):
         agent = Agent(bus).start()
         try:
-            call = ["call", "--json=short", names.BUS_NAME, names.ROOT_PATH]
+            call = ["call", "--json=short", names.BUS_NAME, path]
             done = busctl(
                 bus, *call, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", uid=uid
             )

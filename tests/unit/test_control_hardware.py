@@ -64,3 +64,24 @@ def test_significant_change_ignores_free_space() -> None:
     assert significant_change(
         replace(BASE, gpus=(GPU,)), replace(BASE, gpus=(replace(GPU, driver=None),))
     )
+
+
+def test_a_changed_stamp_probes_again_and_a_podman_install_is_a_change() -> None:
+    from lais_agent.hardware.profile import ContainerSupport
+
+    with_podman = replace(BASE, containers=ContainerSupport(True, "4.9.3", True, ()))
+    profiles = iter([BASE, with_podman])
+    stamp = ["before"]
+    heard: list[HardwareProfile] = []
+
+    async def scenario() -> None:
+        service = HardwareService(lambda: next(profiles), stamp=lambda: stamp[0])
+        service.subscribe(heard.append)
+        assert await service.profile() is BASE
+        assert await service.profile() is BASE  # unchanged stamp: no probe
+        stamp[0] = "after apt install podman"
+        assert await service.profile() is with_podman
+        await service.close()
+
+    run_async(scenario())
+    assert heard == [with_podman]  # Module objects refresh on this signal

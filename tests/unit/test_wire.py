@@ -79,3 +79,13 @@ def test_hardware_tree_marshals() -> None:
     gpu = tree["gpus"].value[0]
     assert gpu["nvlink_peers"] == Variant("as", ["0000:02:00.0"])
     assert "nvidia" not in tree
+
+
+def test_object_path_elements_are_escaped_as_systemd_does() -> None:
+    from lais_agent.names import escape_path_element, module_path
+
+    assert escape_path_element("llama.cpp") == "llama_2ecpp"
+    assert escape_path_element("0ad") == "_30ad"  # systemd escapes a leading digit too
+    assert escape_path_element("c++") == "c_2b_2b"
+    assert escape_path_element("") == "_"
+    assert module_path("vllm") == "/org/localaistack/Agent1/modules/vllm"

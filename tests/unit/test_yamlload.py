@@ -44,6 +44,8 @@ TRICKY = [
     "[1, {a: [], b: {}}, '', -, '-']\n",
     "plain scalar\n",
     "--- 1\n...\n",
+    "=: 1\nb: {=: 2}\n",  # the value tag: a string only as a key
+    "? =\n",
 ]
 
 
@@ -59,7 +61,17 @@ def test_nan_and_timestamps_have_pyyaml_types() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["a: [1\n", "a: b: c\n", "--- 1\n--- 2\n", "a: *nope\n", "? [1, 2]\n: unhashable key\n"]
+    "text",
+    [
+        "a: [1\n",
+        "a: b: c\n",
+        "--- 1\n--- 2\n",
+        "a: *nope\n",
+        "? [1, 2]\n: unhashable key\n",
+        "a: 2001-13-45\nb: [\n",  # PyYAML reports the syntax error, not the date
+        "a: 2001-13-45\n---\nb: 1\n",
+        "- =\n",  # the value tag as a value: PyYAML has no constructor for it
+    ],
 )
 def test_errors_are_pyyamls(text: str) -> None:
     with pytest.raises(yaml.YAMLError) as expected:

@@ -290,3 +290,45 @@ def test_bad_requests_say_what_is_wrong(requests: list[str], mode: str | None, t
     with pytest.raises(InvalidArgs) as info:
         plan("rtx4090", *requests, mode=mode)
     assert text in str(info.value)
+
+
+def test_quadlet_only_from_podman_4_4_on() -> None:
+    _, _, host = machine("a100x2-nvlink")
+    odd = ContainerSupport(podman=True, podman_version="4.3.1", quadlet=True, cdi_kinds=())
+    assert container_unit_kind(dataclasses.replace(host, containers=odd))[0] == (
+        "podman-run service"
+    )
+    unknown = ContainerSupport(podman=True, podman_version=None, quadlet=True, cdi_kinds=())
+    kind, why = container_unit_kind(dataclasses.replace(host, containers=unknown))
+    assert (kind, why) == (
+        "quadlet container",
+        "a quadlet unit (podman's quadlet generator is installed)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("driver", "expected"),
+    [("12.4", "cu124"), ("13.0", "cu124"), ("11.8", "cu118"), (None, "cpu"), ("10.2", "cpu")],
+)
+def test_the_wheel_index_follows_the_cuda_driver(driver: str | None, expected: str) -> None:
+    from lais_agent.catalog.planning import _wheel_index
+
+    m = server(["venv"])
+    venv = m.versions[0].modes.venv
+    assert venv is not None
+    index = {
+        "cuda12": "https://download.pytorch.org/whl/cu124",
+        "cuda11": "https://download.pytorch.org/whl/cu118",
+        "cpu": "https://download.pytorch.org/whl/cpu",
+    }
+    ver = m.versions[0].model_copy(
+        update={
+            "modes": m.versions[0].modes.model_copy(
+                update={"venv": venv.model_copy(update={"wheel_index": index})}
+            )
+        }
+    )
+    _, facts, host = machine("rtx4090")
+    chosen, _ = _wheel_index(ver, dataclasses.replace(host, cuda_driver=driver), facts)
+    assert chosen is not None
+    assert chosen.endswith(expected)

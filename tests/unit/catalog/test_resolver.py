@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from lais_agent.catalog.manifest import Manifest
@@ -211,3 +212,24 @@ def test_shipped_catalog_on_debian_12_picks_the_release_python() -> None:
     host = Host.from_profile(profile, python="3.11")
     plan = resolve(shipped, ["aider"], lambda m, v: judge(m, v, cap, facts, host).reasons)
     assert plan.version_of("python") == "3.11"
+
+
+def test_a_search_that_explodes_gives_up_with_a_clear_error() -> None:
+    # 16 modules with 4 versions each, and a last request nobody can satisfy: without a
+    # budget the solver would try 4**16 combinations before saying no
+    mods = [module(f"m{i}", {f"{v}.0": [] for v in range(1, 5)}) for i in range(16)]
+    cat = catalog_of(*mods, module("last", {"1.0": ["m0<1"]}))
+    with pytest.raises(ResolutionError) as info:
+        resolve(cat, [*(f"m{i}" for i in range(16)), "last"])
+    assert "gave up after trying 20,000 combinations of versions" in str(info.value)
+    assert info.value.hint == "name versions to narrow the search, e.g. 'vllm==0.7.2'"
+
+
+def test_shipped_plans_stay_far_below_the_budget() -> None:
+    from lais_agent.catalog import resolver
+
+    shipped = load_catalog(REPO / "catalog", REPO / "none").modules
+    solver = resolver._Solver(shipped, None)
+    pending = [(n, resolver._Need(SpecifierSet(), "you")) for n in sorted(shipped)]
+    assert solver.solve(pending, {}, {}) is not None
+    assert solver.steps < 1_000  # all 31 modules at once: ~250

@@ -118,3 +118,62 @@ def test_bad_key_files_are_named(tmp_path: Path) -> None:
     (tmp_path / "bad id!.pub").write_text("x")
     with pytest.raises(InvalidConfig, match="is not a key id"):
         load_keys(tmp_path)
+
+
+def test_signed_manifests_hold_plain_values_only(signed: tuple[Path, Path]) -> None:
+    manifest, keys = signed
+    text = manifest.read_text().replace("  title: Redis\n", "  title: !!binary UmVkaXM=\n", 1)
+    assert "!!binary" in text
+    with pytest.raises(InvalidConfig, match="a signed manifest may hold only plain values"):
+        parse_manifest(text, "m.yaml", load_keys(keys))
+
+
+def test_aliases_cannot_blow_a_manifest_up() -> None:
+    from lais_agent.catalog.signing import NO_KEYS
+    from lais_agent.control.manifests import check_manifest
+
+    bomb = "a: &a [" + ", ".join(["x"] * 500) + "]\nb: &b [" + ", ".join(["*a"] * 500) + "]\n"
+    result = check_manifest(bomb, "bomb.yaml", NO_KEYS)
+    assert not result.valid
+    assert result.error is not None
+    assert "bomb.yaml: more than 100,000 values once its aliases are expanded" in result.error
+
+
+def test_unreadable_values_are_invalid_config_not_internal_errors() -> None:
+    from lais_agent.catalog.signing import NO_KEYS
+    from lais_agent.control.manifests import check_manifest
+
+    result = check_manifest(
+        "apiVersion: localaistack.org/v1\nwhen: 2001-13-45\n", "d.yaml", NO_KEYS
+    )
+    assert not result.valid
+    assert result.error is not None
+    assert result.error.startswith("d.yaml: a value cannot be read: month must be in 1..12")
+
+
+def test_signing_keeps_the_file_sane(signed: tuple[Path, Path], tmp_path: Path) -> None:
+    """A closing '...', a comment inside an old signature, the mode, a symlink, --key-id."""
+    manifest, keys = signed
+    key = tmp_path / "site-2026.key"
+    text = manifest.read_text().replace("  key_id: site-2026\n", "# old\n  key_id: site-2026\n")
+    manifest.write_text(text + "...\n")
+    manifest.chmod(0o640)
+    link = tmp_path / "link.yaml"
+    link.symlink_to(manifest)
+    assert _cli(["sign", "--key", str(key), "--key-id", "site-2026", str(link)]) == 0
+    assert link.is_symlink()
+    assert manifest.stat().st_mode & 0o777 == 0o640
+    result = manifest.read_text()
+    assert result.count("signature:") == 1
+    assert "# old" not in result
+    assert "..." not in result
+    assert parse_manifest(result, "m.yaml", load_keys(keys))[1] == "site-2026"
+    assert not list(manifest.parent.glob(".redis.yaml.*"))  # no temporary file left
+
+
+def test_signing_refuses_several_documents(tmp_path: Path) -> None:
+    write_keypair(tmp_path, "k")
+    two = tmp_path / "two.yaml"
+    two.write_text("a: 1\n---\nb: 2\n")
+    assert _cli(["sign", "--key", str(tmp_path / "k.key"), str(two)]) == 2
+    assert two.read_text() == "a: 1\n---\nb: 2\n"
