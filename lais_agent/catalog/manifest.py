@@ -18,7 +18,14 @@ from typing import Annotated, Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 UNKNOWN = "unknown"
 ModuleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9.+-]{0,62}$")]
@@ -28,6 +35,27 @@ Url = Annotated[str, Field(pattern=r"^https://[^\s]+$")]
 Release = Literal["debian-12", "debian-13", "ubuntu-22.04", "ubuntu-24.04"]
 Arch = Literal["x86_64", "aarch64"]
 Category = Literal["language", "runtime", "framework", "service", "application", "tool"]
+# Values that end up in unit files, command lines and package manager calls: one line,
+# no control characters; package names as Debian policy spells them (never an option).
+Text = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]*$")]
+Word = Annotated[str, Field(min_length=1, pattern=r"^[^\x00-\x20\x7f]+$")]
+DebPackage = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$")]
+
+
+def _inside(value: str) -> str:
+    parts = value.split("/")
+    if value.startswith("/") or ".." in parts or "" in parts:
+        raise ValueError(f"{value!r} must be a relative path inside the payload, without '..'")
+    return value
+
+
+RelativePath = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9._+/-]+$", description="a path inside the payload: relative, no '..'"
+    ),
+    AfterValidator(_inside),
+]
 Mode = Literal["native", "apt", "container", "venv"]
 MODES: tuple[Mode, ...] = ("native", "apt", "container", "venv")
 
@@ -39,10 +67,10 @@ class _Strict(BaseModel):
 class Metadata(_Strict):
     name: ModuleName
     category: Category
-    title: str = Field(min_length=1)
-    description: str = Field(min_length=1)
+    title: Text = Field(min_length=1)
+    description: Text = Field(min_length=1)
     homepage: Url
-    license: str = Field(min_length=1, description="SPDX expression")
+    license: Text = Field(min_length=1, description="SPDX expression")
 
 
 class HardwareNeeds(_Strict):
@@ -51,7 +79,7 @@ class HardwareNeeds(_Strict):
     gpu_vendors: tuple[Literal["nvidia", "amd", "intel"], ...] = ()
     min_vram_gib: float | None = Field(None, gt=0)
     min_ram_gib: float | None = Field(None, gt=0)
-    cpu_features: tuple[str, ...] = ()
+    cpu_features: tuple[Word, ...] = ()
     disk_gib: float | None = Field(None, gt=0, description="payload size on disk")
 
 
@@ -70,7 +98,7 @@ class Needs(_Strict):
     hardware: HardwareNeeds = HardwareNeeds()
     modules: tuple[Requirement_, ...] = Field((), description="other modules, e.g. 'python>=3.10'")
     runtime: tuple[Requirement_, ...] = Field((), description="host constraints, e.g. 'cuda>=12.1'")
-    system_packages: dict[Release, tuple[str, ...]] = Field(default_factory=dict)
+    system_packages: dict[Release, tuple[DebPackage, ...]] = Field(default_factory=dict)
 
     @field_validator("modules", "runtime")
     @classmethod
@@ -86,19 +114,19 @@ class Artifact(_Strict):
 
 class NativeMode(_Strict):
     artifacts: dict[Arch, Artifact] = Field(min_length=1)
-    entrypoint: str = Field(description="path inside the payload, e.g. bin/llama-server")
+    entrypoint: RelativePath = Field(description="path inside the payload, e.g. bin/llama-server")
 
 
 class AptMode(_Strict):
-    packages: dict[Release, tuple[str, ...]] = Field(min_length=1)
+    packages: dict[Release, tuple[DebPackage, ...]] = Field(min_length=1)
 
 
 class ContainerMode(_Strict):
     image: str = Field(pattern=r"^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+:[A-Za-z0-9._-]+$")
     digest: Digest
     gpu: Literal["cdi-nvidia", "amd-kfd", "intel-dri", "none"] = "none"
-    volumes: tuple[str, ...] = ()
-    args: tuple[str, ...] = ()
+    volumes: tuple[Word, ...] = ()
+    args: tuple[Text, ...] = ()
 
 
 class VenvMode(_Strict):
@@ -156,7 +184,7 @@ class Port(_Strict):
 class HealthCheck(_Strict):
     http: str | None = Field(None, pattern=r"^/[^\s]*$", description="path on the first port")
     tcp: bool = False
-    exec: tuple[str, ...] = ()
+    exec: tuple[Text, ...] = ()
     interval_s: float = Field(10, gt=0)
     timeout_s: float = Field(5, gt=0)
 
@@ -169,8 +197,8 @@ class HealthCheck(_Strict):
 
 
 class Service(_Strict):
-    command: tuple[str, ...] = Field(min_length=1)
-    environment: dict[Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")], str] = Field(
+    command: tuple[Text, ...] = Field(min_length=1)
+    environment: dict[Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")], Text] = Field(
         default_factory=dict
     )
     ports: tuple[Port, ...] = ()

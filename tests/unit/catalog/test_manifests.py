@@ -109,3 +109,31 @@ def test_damaged_cache_is_ignored(tmp_path: Path) -> None:
     cache = tmp_path / "cache.json"
     cache.write_text('{"format": 2, "schema": "x", "entries": {"a": 1')
     assert "llama.cpp" in load_catalog(CATALOG, tmp_path / "none", cache=cache).modules
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("entrypoint: build/bin/llama-server", "entrypoint: ../../usr/bin/sh", "entrypoint"),
+        ("entrypoint: build/bin/llama-server", "entrypoint: /usr/bin/sh", "entrypoint"),
+        ("title: llama.cpp", 'title: "llama\\nExecStartPre=/bin/sh"', "metadata.title"),
+        ('"--host", "127.0.0.1"', '"--host", "127.0.0.1\\nUser=root"', "service.command"),
+    ],
+)
+def test_values_that_could_escape_or_inject_are_refused(old: str, new: str, field: str) -> None:
+    assert old in GOOD
+    with pytest.raises(InvalidConfig) as info:
+        parse_manifest(GOOD.replace(old, new, 1), "m.yaml")
+    assert field in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("package", ["-o", "x", "Foo", "pkg name", "pkg;rm"])
+def test_apt_package_names_are_debian_package_names(package: str) -> None:
+    text = GOOD.replace(
+        "      prefer: [native, container]",
+        f"      apt: {{packages: {{debian-12: ['{package}']}}}}\n      prefer: [native, container]",
+        1,
+    )
+    assert text != GOOD
+    with pytest.raises(InvalidConfig, match=r"apt\.packages"):
+        parse_manifest(text, "m.yaml")

@@ -38,7 +38,10 @@ def module(name: str, versions: dict[str, list[str]]) -> Manifest:
                 {
                     "version": v,
                     "needs": {"modules": deps},
-                    "modes": {"apt": {"packages": {"debian-12": [name]}}, "prefer": ["apt"]},
+                    "modes": {
+                        "apt": {"packages": {"debian-12": [f"pkg-{name}"]}},
+                        "prefer": ["apt"],
+                    },
                 }
                 for v, deps in versions.items()
             ],
