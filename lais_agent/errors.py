@@ -98,6 +98,15 @@ class InvalidConfig(LaisError):
     exit_code = EXIT_INVALID_CONFIG
 
 
+# How a hint travels in a D-Bus error's text: after the message, on a line of its own,
+# so busctl shows both and laisctl can print the hint as its "hint:" line.
+HINT_SEPARATOR = "\nhint: "
+
+
+def error_text(error: LaisError) -> str:
+    return error.message if error.hint is None else error.message + HINT_SEPARATOR + error.hint
+
+
 ERROR_TYPES: tuple[type[LaisError], ...] = (
     Failed,
     InvalidArgs,
@@ -113,6 +122,8 @@ _BY_DBUS_NAME = {cls.dbus_name(): cls for cls in ERROR_TYPES}
 
 
 def from_dbus_name(name: str | None, message: str) -> LaisError:
-    """The LaisError for a D-Bus error name of ours; ``Failed`` for any other name."""
+    """The LaisError for a D-Bus error name of ours (``Failed`` for any other name), with
+    the hint split off the text again."""
     cls = _BY_DBUS_NAME.get(name or "", Failed)
-    return cls(message)
+    text, sep, hint = message.partition(HINT_SEPARATOR)
+    return cls(text, hint=hint if sep else None)

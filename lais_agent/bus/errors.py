@@ -14,7 +14,7 @@ from typing import ParamSpec, TypeVar
 
 from dbus_fast import DBusError
 
-from lais_agent.errors import Failed, LaisError
+from lais_agent.errors import Failed, LaisError, error_text
 
 logger = logging.getLogger(__name__)
 
@@ -25,8 +25,7 @@ INTERNAL_ERROR_TEXT = "internal error in lais-agent; details are in `journalctl 
 
 
 def as_dbus_error(exc: LaisError) -> DBusError:
-    text = exc.message if exc.hint is None else f"{exc.message} ({exc.hint})"
-    return DBusError(exc.dbus_name(), text)
+    return DBusError(exc.dbus_name(), error_text(exc))
 
 
 def _translated(exc: Exception, where: str) -> DBusError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lais_agent.errors import InvalidConfig
+from lais_agent.errors import InvalidConfig, error_text
 
 if TYPE_CHECKING:
     from lais_agent.catalog.signing import TrustedKeys
@@ -27,8 +27,7 @@ def check_manifest(text: str, source: str, keys: TrustedKeys) -> ManifestCheck:
     try:
         manifest, signed_by = parse_manifest(text, source, keys)
     except InvalidConfig as exc:
-        error = exc.message if exc.hint is None else f"{exc.message} ({exc.hint})"
-        return ManifestCheck(False, None, (), (), error)
+        return ManifestCheck(False, None, (), (), error_text(exc))
     return ManifestCheck(
         valid=True,
         name=manifest.metadata.name,

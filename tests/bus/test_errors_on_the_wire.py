@@ -12,7 +12,7 @@ from dbus_fast.annotations import DBusStr
 from dbus_fast.service import ServiceInterface, dbus_method
 
 from lais_agent.bus.errors import translate_errors, translate_errors_sync
-from lais_agent.errors import Busy, Failed
+from lais_agent.errors import Busy, Failed, from_dbus_name
 from tests.bus.harness import PrivateBus, _spawn, wait_for
 from tests.conftest import run_async
 
@@ -92,5 +92,11 @@ def test_unexpected_exception_becomes_failed_without_details(
 def test_lais_error_keeps_message_and_hint(session_bus: PrivateBus) -> None:
     reply = run_async(_call(session_bus.address, "Refuse"))
     assert reply.error_name == Busy.dbus_name()
-    assert reply.body[0] == "another job holds the model store (wait for job 3)"
+    assert reply.body[0] == "another job holds the model store\nhint: wait for job 3"
     assert isinstance(DBusError._from_message(reply), DBusError)
+    again = from_dbus_name(reply.error_name, reply.body[0])  # what laisctl does with it
+    assert (type(again), again.message, again.hint) == (
+        Busy,
+        "another job holds the model store",
+        "wait for job 3",
+    )
