@@ -174,3 +174,22 @@ def judge(
     if not usable:
         reasons += [f"{mode}: {why}" for mode, why in notes.items()]
     return Verdict(ver.version, not reasons, tuple(usable), tuple(reasons), notes)
+
+
+class Judgements:
+    """``judge`` for one machine, each (module, version) judged once: the resolver asks
+    about the same versions again and again while it backtracks."""
+
+    def __init__(self, cap: Capability, facts: Facts, host: Host) -> None:
+        self._args = (cap, facts, host)
+        self._seen: dict[tuple[str, str], Verdict] = {}
+
+    def __call__(self, manifest: Manifest, ver: ModuleVersion) -> Verdict:
+        key = (manifest.metadata.name, ver.version)
+        if key not in self._seen:
+            self._seen[key] = judge(manifest, ver, *self._args)
+        return self._seen[key]
+
+    def reasons(self, manifest: Manifest, ver: ModuleVersion) -> tuple[str, ...]:
+        """The resolver's judge: why this version cannot be installed here (empty: it can)."""
+        return self(manifest, ver).reasons

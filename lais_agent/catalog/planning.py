@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from lais_agent.catalog.installable import Host, Verdict, judge
+from lais_agent.catalog.installable import Host, Judgements
 from lais_agent.catalog.manifest import MODES, Manifest, ModuleVersion
 from lais_agent.catalog.modes import ModeChoice, choose_mode
 from lais_agent.catalog.resolver import ResolutionError, resolve
@@ -168,13 +168,7 @@ def plan_install(
         )
     wanted = _requests(requests)
     requested = {r.name for r in wanted}
-    verdicts: dict[tuple[str, str], Verdict] = {}
-
-    def verdict(manifest: Manifest, ver: ModuleVersion) -> Verdict:
-        key = (manifest.metadata.name, ver.version)
-        if key not in verdicts:
-            verdicts[key] = judge(manifest, ver, capability, facts, host)
-        return verdicts[key]
+    verdict = Judgements(capability, facts, host)
 
     def refusal(manifest: Manifest, ver: ModuleVersion) -> list[str]:
         v = verdict(manifest, ver)

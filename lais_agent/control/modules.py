@@ -163,23 +163,13 @@ def _summaries(
     dependencies can be installed here too (the plan for it resolves)."""
     from packaging.version import Version  # noqa: PLC0415
 
-    from lais_agent.catalog.installable import Verdict, judge  # noqa: PLC0415
-    from lais_agent.catalog.manifest import Manifest, ModuleVersion  # noqa: PLC0415
+    from lais_agent.catalog.installable import Judgements  # noqa: PLC0415
     from lais_agent.catalog.resolver import resolve  # noqa: PLC0415
     from lais_agent.policy.facts import facts_from  # noqa: PLC0415
 
     facts = facts_from(profile)
     host = host_of(profile)
-    verdicts: dict[tuple[str, str], Verdict] = {}
-
-    def verdict(manifest: Manifest, ver: ModuleVersion) -> Verdict:
-        key = (manifest.metadata.name, ver.version)
-        if key not in verdicts:
-            verdicts[key] = judge(manifest, ver, capability, facts, host)
-        return verdicts[key]
-
-    def refusal(manifest: Manifest, ver: ModuleVersion) -> tuple[str, ...]:
-        return verdict(manifest, ver).reasons
+    verdict = Judgements(capability, facts, host)
 
     out = []
     for name, manifest in sorted(catalog.modules.items()):
@@ -189,7 +179,7 @@ def _summaries(
             installable, reasons = v.installable, v.reasons
             if installable:
                 try:
-                    resolve(catalog.modules, [f"{name}=={ver.version}"], refusal)
+                    resolve(catalog.modules, [f"{name}=={ver.version}"], verdict.reasons)
                 except LaisError as exc:  # a dependency cannot be installed here
                     installable, reasons = False, (str(exc),)
             details.append(
