@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,69 @@ def test_unreadable_record_is_an_error_not_an_empty_history(tmp_path: Path) -> N
     path.write_text("{not json")
     with pytest.raises(Exception, match="cannot read the override record"):
         OverrideStore(path).all()
+
+
+def _add(store: OverrideStore, reason: str) -> None:
+    store.add(
+        uid=0, user="root", reason=reason, limits={"max_model_params_b": 9}, allow=(), deny=()
+    )
+
+
+def test_a_reader_of_the_old_record_keeps_the_whole_old_record(tmp_path: Path) -> None:
+    """A new record is a new file renamed over the old one, never the old one rewritten."""
+    path = tmp_path / "o.json"
+    store = OverrideStore(path)
+    _add(store, "first")
+    with path.open(encoding="utf-8") as old:
+        before = os.fstat(old.fileno()).st_ino
+        _add(store, "second")
+        assert [o["reason"] for o in json.loads(old.read())["overrides"]] == ["first"]
+    assert os.stat(path).st_ino != before
+    assert [o.reason for o in store.all()] == ["first", "second"]
+
+
+def test_a_crash_before_the_rename_leaves_the_old_record_and_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "o.json"
+    store = OverrideStore(path)
+    _add(store, "first")
+    old = path.read_bytes()
+
+    def crash(src: object, dst: object) -> None:
+        raise OSError("power cut")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="power cut"):
+        _add(store, "second")
+    assert path.read_bytes() == old
+    assert [p.name for p in tmp_path.iterdir()] == ["o.json"]
+    assert [o.reason for o in store.all()] == ["first"]
+
+
+def test_the_new_file_is_complete_and_synced_before_the_rename_and_the_directory_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "o.json"
+    events: list[tuple[str, str, int]] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            events.append(("fsync", "dir", 0))
+        else:  # the file's name and how much of it is written when it is synced
+            events.append(("fsync", Path(os.readlink(f"/proc/self/fd/{fd}")).name, st.st_size))
+        real_fsync(fd)
+
+    def replace(src: str, dst: str) -> None:
+        events.append(("replace", Path(src).name, os.stat(src).st_size))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    _add(OverrideStore(path), "first")
+    size = path.stat().st_size
+    tmp = events[0][1]
+    assert tmp.startswith(".overrides-")
+    assert events == [("fsync", tmp, size), ("replace", tmp, size), ("fsync", "dir", 0)]
