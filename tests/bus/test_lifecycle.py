@@ -39,14 +39,6 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def _gone(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] == "Z"
-    except FileNotFoundError:
-        return True
-
-
 def test_first_call_bus_activates_the_agent(bus: PrivateBus, polkit: object) -> None:
     import os
     import signal
