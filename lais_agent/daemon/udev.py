@@ -53,6 +53,7 @@ class UdevWatcher:
         self._monitor = monitor
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(monitor.fileno(), self._readable)
+        logger.info("watching udev (%s) for hardware changes", ", ".join(SUBSYSTEMS))
         return True
 
     def _readable(self) -> None:
