@@ -23,17 +23,34 @@ ALLOWED: dict[str, set[str]] = {
 CLI_FORBIDDEN = {"dbus_fast", "asyncio", "pydantic", "yaml", "pynvml", "pyudev", "psutil"}
 
 
-def _imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), str(path))
+def _package(path: Path) -> tuple[str, ...]:
+    """The package a file's relative imports start from: lais_agent/bus/gate.py and
+    lais_agent/bus/__init__.py are both in ("lais_agent", "bus")."""
+    return path.relative_to(PACKAGE.parent).parts[:-1]
+
+
+def _imports_in(source: str, package: tuple[str, ...], filename: str = "<test>") -> set[str]:
+    """Every module and name imported, relative imports resolved to absolute names."""
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source, filename)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module != "lais_agent":  # "from lais_agent import x" names x only
-                found.add(node.module)
-            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0:
+                base = node.module or ""
+            else:
+                if node.level > len(package):
+                    raise ValueError(f"{filename}: relative import beyond lais_agent")
+                up = package[: len(package) - (node.level - 1)]
+                base = ".".join((*up, *([node.module] if node.module else [])))
+            if base != "lais_agent":  # "from lais_agent import x" names x only
+                found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
     return found
+
+
+def _imports(path: Path) -> set[str]:
+    return _imports_in(path.read_text(), _package(path), str(path))
 
 
 def _internal_target(name: str) -> str | None:
@@ -45,16 +62,53 @@ def _internal_target(name: str) -> str | None:
     return parts[1]
 
 
+def _violations(layer: str, where: str, imports: set[str]) -> list[str]:
+    return [
+        f"{where} imports {name}"
+        for name in sorted(imports)
+        if (target := _internal_target(name)) not in (None, layer) and target not in ALLOWED[layer]
+    ]
+
+
 @pytest.mark.parametrize("layer", sorted(ALLOWED))
 def test_layer_imports_only_what_it_may(layer: str) -> None:
     bad = []
     for path in sorted((PACKAGE / layer).rglob("*.py")):
-        for name in _imports(path):
-            target = _internal_target(name)
-            if target in (None, layer) or target in ALLOWED[layer]:
-                continue
-            bad.append(f"{path.relative_to(PACKAGE)} imports {name}")
+        bad += _violations(layer, str(path.relative_to(PACKAGE)), _imports(path))
     assert not bad, "\n".join(bad)
+
+
+def test_relative_imports_are_resolved_to_the_modules_they_name() -> None:
+    source = (
+        "from . import gate\n"
+        "from .polkit import Authority\n"
+        "from .. import errors\n"
+        "from ..control.modules import ModuleService\n"
+    )
+    assert _imports_in(source, ("lais_agent", "bus")) == {
+        "lais_agent.bus",
+        "lais_agent.bus.gate",
+        "lais_agent.bus.polkit",
+        "lais_agent.bus.polkit.Authority",
+        "lais_agent.errors",
+        "lais_agent.control.modules",
+        "lais_agent.control.modules.ModuleService",
+    }
+    assert _package(PACKAGE / "bus" / "__init__.py") == _package(PACKAGE / "bus" / "gate.py")
+
+
+def test_a_relative_import_across_layers_is_a_violation() -> None:
+    imports = _imports_in(
+        "from ..bus.manager import ManagerInterface\n", ("lais_agent", "hardware")
+    )
+    assert _violations("hardware", "hardware/x.py", imports) == [
+        "hardware/x.py imports lais_agent.bus.manager",
+        "hardware/x.py imports lais_agent.bus.manager.ManagerInterface",
+    ]
+    inside = _imports_in(
+        "from . import sources\nfrom .. import errors\n", ("lais_agent", "hardware")
+    )
+    assert _violations("hardware", "hardware/x.py", inside) == []
 
 
 def test_cli_imports_nothing_heavy() -> None:
