@@ -28,6 +28,10 @@ py=/usr/bin/python3
 pyver=$($py -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 key=$(cat "$repo/requirements/test.lock" "$repo/requirements/dbusmock.lock" "$repo/pyproject.toml" | sha256sum | cut -c1-12)
 venv="$cache/venv-py$pyver-$key"
+mkdir -p "$cache"
+# one builder at a time: concurrent runs (make unit beside make bus) wait here, then reuse
+exec 9>"$cache/.build.lock"
+flock 9
 if [ ! -f "$venv/.complete" ]; then
     echo "dev-env: building $venv" >&2
     rm -rf "$venv.tmp"
@@ -43,6 +47,7 @@ if [ ! -f "$venv/.complete" ]; then
     grep -rlF "$venv.tmp" "$venv/bin" | xargs -r sed -i "s|$venv.tmp|$venv|g"
     touch "$venv/.complete"
 fi
+exec 9>&-
 # The project itself, editable, so tests run the checkout (cheap; always redone).
 "$venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-build-isolation -e "$repo" >&2
 echo "$venv"
