@@ -47,7 +47,7 @@ modules = load_catalog(Path("catalog"), Path("/nonexistent")).modules
 profile = probe("a100x2-nvlink")
 facts = facts_from(profile)
 cap = evaluate(SHIPPED.tiers, SHIPPED.policies, facts)
-host = Host.from_profile(profile, python="3.11")
+host = Host.from_profile(profile)
 names = sys.argv[1].split(",")
 times = []
 for _ in range(int(sys.argv[2])):

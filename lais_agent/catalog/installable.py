@@ -26,20 +26,22 @@ class Host:
 
     release: str | None  # "debian-12", "ubuntu-24.04"; None when unsupported
     arch: str | None
-    python: str  # the interpreter venv modes would use, e.g. "3.11"
+    python: str | None  # the release's /usr/bin/python3 venv modes build from, e.g. "3.11"
     cuda_driver: str | None  # highest CUDA the NVIDIA driver supports, e.g. "12.4"
     containers: ContainerSupport = NO_CONTAINERS
     render_vendors: frozenset[str] = frozenset()  # vendors of GPUs with a DRM render node
 
     @classmethod
-    def from_profile(cls, profile: HardwareProfile, *, python: str) -> Host:
+    def from_profile(cls, profile: HardwareProfile) -> Host:
+        """The machine the profile describes, recorded or real: its Python too is the
+        release's (``profile.os.python``), never the interpreter judging it."""
         os_ = profile.os
         release = None
         if os_.id in ("debian", "ubuntu") and os_.version_id:
             release = f"{os_.id}-{os_.version_id}"
         cuda = profile.nvidia.cuda_driver_version if profile.nvidia else None
         render = frozenset(g.vendor for g in profile.gpus if g.render_node and g.driver)
-        return cls(release, profile.cpu.architecture, python, cuda, profile.containers, render)
+        return cls(release, profile.cpu.architecture, os_.python, cuda, profile.containers, render)
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ def _mode_problem(ver: ModuleVersion, mode: str, host: Host, facts: Facts) -> st
         return _container_problem(modes.container, host, facts)
     if mode == "venv" and modes.venv is not None:
         if not _version_in(host.python, SpecifierSet(modes.venv.python)):
-            return f"needs Python {modes.venv.python}; this system has {host.python}"
+            have = host.python or "no /usr/bin/python3"
+            return f"needs Python {modes.venv.python}; this system has {have}"
         return None
     return "not described by this version"
 

@@ -74,7 +74,8 @@ class HardwareService:
 
 
 def significant_change(before: HardwareProfile, after: HardwareProfile) -> bool:
-    """Whether the hardware itself changed (free memory or free space do not count)."""
+    """Whether the hardware itself changed (free memory or free space do not count), or
+    what modules can use of the host: container support, the release's Python."""
     return _identity(before) != _identity(after)
 
 
@@ -83,4 +84,5 @@ def _identity(profile: HardwareProfile) -> object:
         (g.pci_bus_id, g.vendor, g.device_id, g.driver, g.vram_total_bytes, g.uuid, g.mig_mode)
         for g in profile.gpus
     )
-    return (gpus, profile.cpu, profile.memory.total_bytes, profile.nvidia, profile.containers)
+    facts = (profile.memory.total_bytes, profile.nvidia, profile.containers, profile.os.python)
+    return (gpus, profile.cpu, *facts)

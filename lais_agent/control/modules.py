@@ -5,7 +5,6 @@ and what installing some of them would take (a plan, never an action)."""
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,16 +55,10 @@ class ModuleSummary:
     version_details: tuple[VersionSummary, ...]
 
 
-def _python() -> str:
-    # The interpreter venv modes would build from: the agent runs on the release's
-    # /usr/bin/python3 (the bundled virtualenv is made from it).
-    return f"{sys.version_info.major}.{sys.version_info.minor}"
-
-
 def host_of(profile: HardwareProfile) -> Host:
     from lais_agent.catalog.installable import Host  # noqa: PLC0415
 
-    return Host.from_profile(profile, python=_python())
+    return Host.from_profile(profile)
 
 
 @dataclass(frozen=True)

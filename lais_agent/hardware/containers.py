@@ -10,6 +10,7 @@ podman's version from dpkg's status database (the package that put
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -61,7 +62,8 @@ def _cdi_kind(path: Path, text: str) -> str | None:
 
 def stamp(root: Path) -> tuple[object, ...]:
     """Changes when what ``probe_containers`` reads may have changed (a package installed
-    or removed, a CDI spec written): a few stat calls, cheap enough for every module call."""
+    or removed, a CDI spec written), or the release's python3 (``system.PYTHON3``, which
+    decides venv modes): a few stat calls, cheap enough for every module call."""
     paths = [root / p for p in ("var/lib/dpkg/status", *PODMAN_BINARIES, *QUADLET_GENERATORS)]
     for directory in CDI_DIRS:
         try:
@@ -69,6 +71,10 @@ def stamp(root: Path) -> tuple[object, ...]:
         except OSError:
             paths.append(root / directory)
     out: list[object] = []
+    try:
+        out.append(os.readlink(root / "usr/bin/python3"))  # relinked by hand or an upgrade
+    except OSError:
+        out.append(None)
     for path in paths:
         try:
             st = path.stat()

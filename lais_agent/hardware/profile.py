@@ -76,6 +76,9 @@ class Os:
     virtualization: str | None  # "none", "kvm", "vmware", ...; None when unknown
     container: str | None  # "systemd-nspawn", "docker", ...; None when not in one
     secure_boot: str  # "enabled" | "disabled" | "unsupported" | "unknown"
+    # The release's /usr/bin/python3 as "3.11": what the bundled virtualenv and module
+    # venvs are built from. Read from the root, so recorded machines carry their own.
+    python: str | None = None
 
 
 @dataclass(frozen=True)

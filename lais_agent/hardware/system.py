@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import posixpath
+import re
 import shlex
 from pathlib import Path
 
@@ -9,6 +12,9 @@ from lais_agent.hardware.profile import Issue, Os
 from lais_agent.hardware.sources import read_bytes, read_text
 
 COMPONENT = "os"
+PYTHON3 = "/usr/bin/python3"
+_PYTHON_NAME = re.compile(r"^python(\d+\.\d+)$")
+_MAX_LINKS = 8
 SECURE_BOOT_VAR = "SecureBoot-8be4df61-93ca-11d2-aa0d-e98c0e2d2e5b"
 
 # (substring of sys_vendor or product_name, systemd-detect-virt style id)
@@ -81,6 +87,32 @@ def _secure_boot(root: Path, issues: list[Issue]) -> str:
     return "enabled" if data[4] == 1 else "disabled"
 
 
+def _python(root: Path, issues: list[Issue]) -> str | None:
+    """The version of the release's /usr/bin/python3, e.g. "3.11": the name its links
+    lead to (Debian and Ubuntu ship it as a link to python3.X). Links are followed
+    inside ``root``; an absolute target (/etc/alternatives/...) is taken under it too.
+    None when there is none: then no venv mode can be used."""
+    path = PYTHON3
+    for _ in range(_MAX_LINKS):
+        match = _PYTHON_NAME.match(posixpath.basename(path))
+        if match:
+            return match.group(1)
+        try:
+            target = os.readlink(root / path.lstrip("/"))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:  # EINVAL: a file, not a link; its version cannot be read
+            if not (root / path.lstrip("/")).is_file():
+                issues.append(Issue(COMPONENT, f"cannot read {root / path.lstrip('/')}: {exc}"))
+                return None
+            break
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    issues.append(
+        Issue(COMPONENT, f"{PYTHON3} does not lead to a python3.X; its version is unknown")
+    )
+    return None
+
+
 def probe_os(root: Path, issues: list[Issue]) -> Os:
     text = read_text(root / "etc/os-release", issues, COMPONENT, required=False)
     if text is None:
@@ -96,4 +128,5 @@ def probe_os(root: Path, issues: list[Issue]) -> Os:
         virtualization=_virtualization(root, issues),
         container=_container(root, issues),
         secure_boot=_secure_boot(root, issues),
+        python=_python(root, issues),
     )

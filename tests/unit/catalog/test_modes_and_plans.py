@@ -73,7 +73,7 @@ def machine(
     profile = probe(fixture)
     facts = facts_from(profile)
     cap = evaluate(SHIPPED.tiers, SHIPPED.policies, facts)
-    host = Host.from_profile(profile, python="3.11")
+    host = Host.from_profile(profile)
     if containers is not None:
         host = dataclasses.replace(host, containers=containers)
     return cap, facts, host

@@ -212,7 +212,7 @@ def test_shipped_catalog_on_debian_12_picks_the_release_python() -> None:
     profile = probe("a100x2-nvlink")  # Debian 12
     facts = facts_from(profile)
     cap = evaluate(SHIPPED.tiers, SHIPPED.policies, facts)
-    host = Host.from_profile(profile, python="3.11")
+    host = Host.from_profile(profile)  # its python3: 3.11
     plan = resolve(shipped, ["aider"], lambda m, v: judge(m, v, cap, facts, host).reasons)
     assert plan.version_of("python") == "3.11"
 

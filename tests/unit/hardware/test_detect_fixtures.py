@@ -171,8 +171,21 @@ def test_nvidia_without_driver_says_so() -> None:
     assert p.os.secure_boot == "unsupported"
 
 
-def test_real_pynvml_on_this_machine_reports_an_issue_not_a_crash(tmp_path: Path) -> None:
-    """pynvml is really loaded; with no NVIDIA driver here NVML init fails cleanly."""
+def test_real_pynvml_without_its_library_reports_an_issue_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real pynvml module, on a machine where libnvidia-ml cannot be loaded: NVML init
+    fails cleanly. The failing load is injected, so a runner with a working NVIDIA driver
+    (or without any) gets the same answer."""
+    import pynvml
+
+    def no_library(name: str, *args: object, **kwargs: object) -> object:
+        raise OSError(f"{name}: cannot open shared object file: No such file or directory")
+
+    monkeypatch.setattr(pynvml, "nvmlLib", None)  # not loaded yet, whatever ran before
+    monkeypatch.setattr(pynvml, "CDLL", no_library)
     root = FIXTURES / "nvidia-no-driver"
     p = detect(ProbeSources(root=root, store_stat_path=tmp_path, nvml_factory=load_pynvml))
-    assert any(i.component == "gpu.nvidia" and "NVML" in i.message for i in p.issues)
+    nvml = [i.message for i in p.issues if i.component == "gpu.nvidia" and "NVML" in i.message]
+    assert nvml == ["NVML unavailable: NVML Shared Library Not Found"]
+    assert p.nvidia is None
