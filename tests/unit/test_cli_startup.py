@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
+
+# A measured run (coverage's subprocess patch) imports json itself: these children run bare.
+BARE_ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if k not in ("COVERAGE_PROCESS_START", "COVERAGE_PROCESS_CONFIG")
+}
 
 HEAVY = ("dbus", "dbus_fast", "asyncio", "pydantic", "yaml", "json", "psutil", "lais_agent.bus")
 
@@ -17,7 +25,11 @@ def test_cli_modules_import_nothing_heavy() -> None:
         f"print(repr([m for m in {HEAVY!r} if m in sys.modules]))"
     )
     out = subprocess.run(
-        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=BARE_ENV,
     ).stdout
     assert out.strip() == "[]"
 
@@ -48,6 +60,10 @@ def test_agent_start_up_path_leaves_heavy_imports_for_later() -> None:
         " if m in sys.modules]))"
     )
     out = subprocess.run(
-        [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
+        [sys.executable, "-I", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=BARE_ENV,
     ).stdout
     assert out.strip() == "[]"
