@@ -145,10 +145,35 @@ def _wheels(pyver: str) -> Path:
             f"no cp{tag} wheel with a locked hash for {', '.join(missing) or '?'} "
             f"(requirements/test.lock):\n{done.stderr[-3000:]}"
         )
+    # pip download evaluates markers with the host's Python: requirements marked for the
+    # target's version only (pyyaml-ft on 3.13) are fetched again with the marker dropped
+    marked = _marked_for(pyver)
+    if marked:
+        only = out.parent / f"{out.name}.marked.txt"
+        only.write_text(marked)
+        done = _pip(
+            "download", "--require-hashes", "--only-binary=:all:", "--no-deps", *target,
+            "-d", str(out), "-r", str(only),
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"no cp{tag} wheel for {marked.split()[0]}:\n{done.stderr[-3000:]}")
     done = _pip("wheel", "--require-hashes", "--no-deps", "-w", str(out), "-r", dbusmock_lock)
     if done.returncode != 0:
         raise RuntimeError(f"building the wheels of {dbusmock_lock} failed:\n{done.stderr[-3000:]}")
     return out
+
+
+def _marked_for(pyver: str) -> str:
+    """test.lock's requirements marked ``python_version == "pyver"``, marker removed."""
+    text = (REPO / "requirements" / "test.lock").read_text()
+    blocks = re.findall(
+        r'^(\S+==\S+) ; python_version == "'
+        + re.escape(pyver)
+        + r'"( \\\n(?:    --hash=\S+(?: \\)?\n)+)',
+        text,
+        re.M,
+    )
+    return "".join(req + hashes for req, hashes in blocks)
 
 
 def _pinned(lock: str) -> list[str]:
