@@ -18,15 +18,19 @@ kept) under ``$LAIS_MUTATION_DIR`` (default /var/tmp/lais-mutation), never in th
 The CI-sized run mutates every function that is new or changed since the last full run
 (``mutation-baseline.json`` holds each core function's source hash) plus a sample of the
 others, drawn from the commit's tree hash so a rerun of one commit draws the same. It fails
-when a mutant survives (or no unit test reaches it) unless ``mutation-equivalents.yaml``
-lists it, with the reason it cannot be killed. An entry names the function and the mutated
-line as mutmut writes it, so it does not depend on mutmut's mutant numbering.
+when a mutant survives (or no unit test reaches it) unless ``mutation-survivors.yaml`` lists
+it (``survivors/<core package>.yaml``): as ``equivalent`` (no test can kill it; the reason says
+why) or as ``open`` (a known gap
+from before the gate existed, to be killed; ``full --record-open`` lists them). An entry names
+the function and the mutated lines as mutmut shows them, so it does not depend on mutmut's
+mutant numbering; an edit to the line makes it a new survivor again.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import hashlib
 import json
 import os
@@ -37,6 +41,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import yaml
@@ -44,10 +49,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 BASELINE = HERE / "mutation-baseline.json"
-EQUIVALENTS = HERE / "mutation-equivalents.yaml"
+SURVIVORS = HERE / "survivors"  # one YAML list per core package: policy.yaml, ...
 # The pure cores (issue 11): policy, catalog, hardware; renderers and fit join as they land.
 CORES = ("lais_agent/policy", "lais_agent/catalog", "lais_agent/hardware")
 SAMPLE_FRACTION = 0.15
+# CPU seconds of mutant runs the sample may take (the full run records each function's cost);
+# changed functions are always run, whatever they cost
+SAMPLE_BUDGET_S = float(os.environ.get("LAIS_MUTATION_BUDGET", "240"))
 STATUS = {
     0: "survived",
     1: "killed",
@@ -123,14 +131,30 @@ def function_of(mutant: str) -> str:
 
 
 def select(
-    current: dict[str, str], baseline: dict[str, str], seed: str
+    current: dict[str, str],
+    baseline: dict[str, str],
+    seed: str,
+    cost: dict[str, float] | None = None,
+    budget: float = float("inf"),
 ) -> tuple[set[str], set[str]]:
-    """(changed or new functions, sampled others) for the CI-sized run."""
+    """(changed or new functions, sampled others) for the CI-sized run: a fraction of the
+    unchanged functions, drawn by ``seed``, within ``budget`` seconds of recorded cost."""
     changed = {f for f, h in current.items() if baseline.get(f) != h}
     rest = sorted(set(current) - changed)
-    rng = random.Random(seed)  # a reproducible sample, not a secret
+    random.Random(seed).shuffle(rest)  # a reproducible sample, not a secret
     k = max(1, round(len(rest) * SAMPLE_FRACTION)) if rest else 0
-    return changed, set(rng.sample(rest, k))
+    cost = cost or {}
+    sampled: set[str] = set()
+    spent = 0.0
+    for f in rest:
+        if len(sampled) == k:
+            break
+        c = cost.get(f, 1.0)
+        if spent + c > budget:
+            continue
+        sampled.add(f)
+        spent += c
+    return changed, sampled
 
 
 # ---------------------------------------------------------------- running mutmut in a copy
@@ -191,64 +215,103 @@ def run_mutmut(dest: Path, patterns: list[str]) -> None:
         raise SystemExit(f"mutation: mutmut failed (exit {proc.returncode}); {log}:\n{tail}")
 
 
-def results(dest: Path) -> dict[str, str]:
+def results(dest: Path) -> tuple[dict[str, str], dict[str, float]]:
+    """Each mutant's status, and each function's cost (seconds its mutants took)."""
     status: dict[str, str] = {}
+    cost: dict[str, float] = {}
     for meta in (dest / "mutants").rglob("*.py.meta"):
         data = json.loads(meta.read_text())
         for name, code in data["exit_code_by_key"].items():
             status[name] = STATUS.get(code, "suspicious") if code is not None else "not checked"
-    return status
+        for name, seconds in data.get("durations_by_key", {}).items():
+            f = function_of(name)
+            cost[f] = round(cost.get(f, 0.0) + float(seconds), 3)
+    return status, cost
 
 
-def change_of(dest: Path, mutant: str) -> str:
-    """The mutated lines as mutmut shows them: '-old' and '+new', stripped, one per line."""
-    mutmut = Path(sys.executable).with_name("mutmut")
-    shown = subprocess.run(
-        [str(mutmut), "show", mutant], cwd=dest, capture_output=True, text=True, check=False
-    ).stdout
-    lines = []
-    for line in shown.splitlines():
-        if line.startswith(("---", "+++")):
+def mutant_sources(dest: Path) -> dict[str, str]:
+    """Every mutated function's source (and each ``__mutmut_orig``) from mutmut's copy."""
+    sources: dict[str, str] = {}
+    for path in (dest / "mutants" / "lais_agent").rglob("*.py"):
+        rel = path.relative_to(dest / "mutants")
+        if not any(str(rel).startswith(core) for core in CORES):
             continue
-        if line.startswith(("-", "+")):
-            lines.append(line[0] + line[1:].strip())
+        text = path.read_text()
+        mod = module_name(rel, Path())
+        tree = ast.parse(text)
+        nodes = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
+            nodes += [n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        for node in nodes:
+            if "__mutmut_" in node.name:
+                body = (ast.get_source_segment(text, node) or "").split("\n", 1)[-1]
+                sources[f"{mod}.{node.name}"] = body
+    return sources
+
+
+def change_of(sources: dict[str, str], mutant: str) -> str:
+    """The mutated lines: '-old' and '+new', stripped, one per line (the body, not the def)."""
+    orig = sources.get(function_of(mutant) + "__mutmut_orig", "").splitlines()
+    new = sources.get(mutant, "").splitlines()
+    lines = []
+    for line in difflib.unified_diff(orig, new, lineterm="", n=0):
+        if line.startswith(("---", "+++", "@@")):
+            continue
+        lines.append(line[0] + line[1:].strip())
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- judging
 
 
+VERDICTS = ("equivalent", "open")
+
+
 @dataclass(frozen=True)
-class Equivalent:
+class Listed:
     function: str
     change: str
+    verdict: str  # equivalent: no test can tell it apart; open: a known gap to kill
     reason: str
 
 
-def load_equivalents() -> list[Equivalent]:
-    if not EQUIVALENTS.exists():
-        return []
-    entries = yaml.safe_load(EQUIVALENTS.read_text()) or []
+def load_listed() -> list[Listed]:
+    entries = []
+    for path in sorted(SURVIVORS.glob("*.yaml")):
+        entries += [(path, e) for e in yaml.safe_load(path.read_text()) or []]
     out = []
-    for e in entries:
+    for path, e in entries:
+        where = f"{path.relative_to(REPO)}: {e.get('function')}"
+        if e.get("verdict") not in VERDICTS:
+            raise SystemExit(f"{where}: verdict must be one of {', '.join(VERDICTS)}")
         if not str(e.get("reason", "")).strip():
-            raise SystemExit(f"{EQUIVALENTS.name}: {e.get('function')}: every entry needs a reason")
-        out.append(Equivalent(e["function"], e["change"].strip(), e["reason"]))
+            raise SystemExit(f"{where}: every entry needs a reason")
+        out.append(Listed(e["function"], e["change"].strip(), e["verdict"], e["reason"]))
     return out
 
 
-def unexplained(
-    dest: Path, status: dict[str, str], equivalents: list[Equivalent]
-) -> list[tuple[str, str, str]]:
-    known = {(e.function, e.change) for e in equivalents}
-    bad = []
+@dataclass
+class Judgement:
+    new: list[tuple[str, str, str]]  # (mutant, status, change) listed nowhere
+    equivalent: int
+    open: int
+
+
+def judge(status: dict[str, str], changes: dict[str, str], listed: list[Listed]) -> Judgement:
+    verdict = {(e.function, e.change): e.verdict for e in listed}
+    j = Judgement([], 0, 0)
     for mutant, st in sorted(status.items()):
         if st not in BAD:
             continue
-        change = change_of(dest, mutant)
-        if (function_of(mutant), change) not in known:
-            bad.append((mutant, st, change))
-    return bad
+        change = changes[mutant]
+        seen = verdict.get((function_of(mutant), change))
+        if seen == "equivalent":
+            j.equivalent += 1
+        elif seen == "open":
+            j.open += 1
+        else:
+            j.new.append((mutant, st, change))
+    return j
 
 
 def score(status: dict[str, str], equivalents: int) -> dict[str, object]:
@@ -256,7 +319,7 @@ def score(status: dict[str, str], equivalents: int) -> dict[str, object]:
     for st in status.values():
         counts[st] = counts.get(st, 0) + 1
     total = len(status)
-    killed = counts.get("killed", 0) + counts.get("timeout", 0)
+    killed = sum(counts.get(s, 0) for s in ("killed", "timeout", "caught by type check"))
     judged = total - equivalents
     return {
         "mutants": total,
@@ -264,6 +327,28 @@ def score(status: dict[str, str], equivalents: int) -> dict[str, object]:
         "equivalent": equivalents,
         "score": round(100.0 * killed / judged, 1) if judged else 100.0,
     }
+
+
+def record_open(new: list[tuple[str, str, str]], reason: str) -> None:
+    """Append survivors to the list as open gaps (the gate's starting point)."""
+    entries = [
+        {"function": function_of(m), "change": change, "verdict": "open", "reason": reason}
+        for m, _, change in new
+    ]
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for e in entries:
+        key = (e["function"], e["change"])
+        if key not in seen:
+            seen.add(key)
+            unique.append(e)
+    SURVIVORS.mkdir(exist_ok=True)
+    by_package: dict[str, list[dict[str, str]]] = {}
+    for e in unique:
+        by_package.setdefault(e["function"].split(".")[1], []).append(e)
+    for package, items in by_package.items():
+        with (SURVIVORS / f"{package}.yaml").open("a") as out:
+            out.write(yaml.safe_dump(items, sort_keys=False, allow_unicode=True, width=100))
 
 
 def tree_seed() -> str:
@@ -277,46 +362,81 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="mutation testing of the cores")
     ap.add_argument("mode", choices=("full", "ci"))
     ap.add_argument("--all", action="store_true", help="ci: judge every mutant, no sample")
+    ap.add_argument(
+        "--record-open",
+        metavar="REASON",
+        help="full: list today's unlisted survivors as open gaps, with REASON",
+    )
+    ap.add_argument(
+        "--only",
+        action="append",
+        metavar="GLOB",
+        help="run only mutants whose name matches (e.g. 'lais_agent.policy.facts.*'); repeatable",
+    )
+    ap.add_argument(
+        "--judge-only",
+        action="store_true",
+        help="judge the last run's results again (after editing survivors/), run nothing",
+    )
     args = ap.parse_args(argv)
 
-    dest = work_dir() / "tree"
+    dest = work_dir() / args.mode  # full and ci runs keep apart
     started = time.monotonic()
     current = all_functions(REPO)
     patterns: list[str] = []
-    if args.mode == "ci" and not args.all:
-        baseline = json.loads(BASELINE.read_text())["functions"] if BASELINE.exists() else {}
-        changed, sampled = select(current, baseline, tree_seed())
+    if args.only:
+        patterns = list(args.only)
+    elif args.mode == "ci" and not args.all:
+        recorded = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+        changed, sampled = select(
+            current,
+            recorded.get("functions", {}),
+            tree_seed(),
+            recorded.get("cost", {}),
+            SAMPLE_BUDGET_S,
+        )
         chosen = changed | sampled
         print(
             f"mutation: {len(changed)} new or changed functions since the last full run, "
             f"{len(sampled)} sampled of the other {len(current) - len(changed)}"
         )
         patterns = [f"{f}__mutmut_*" for f in sorted(chosen)]
-    prepare(dest)
-    run_mutmut(dest, patterns)
-    status = results(dest)
+    if not args.judge_only:
+        prepare(dest)
+        run_mutmut(dest, patterns)
+    status, cost = results(dest)
     if patterns:
-        chosen_functions = {p.removesuffix("__mutmut_*") for p in patterns}
-        status = {m: s for m, s in status.items() if function_of(m) in chosen_functions}
-    equivalents = load_equivalents()
-    bad = unexplained(dest, status, equivalents)
-    explained = sum(1 for st in status.values() if st in BAD) - len(bad)
-    summary = score(status, explained)
+        status = {m: s for m, s in status.items() if any(fnmatch(m, p) for p in patterns)}
+    sources = mutant_sources(dest)
+    changes = {m: change_of(sources, m) for m, st in status.items() if st in BAD}
+    j = judge(status, changes, load_listed())
+    summary = score(status, j.equivalent)
+    summary["open"] = j.open
+    summary["new"] = len(j.new)
     summary["seconds"] = round(time.monotonic() - started)
     print(f"mutation: {json.dumps(summary)}")
 
-    if args.mode == "full":
+    if args.mode == "full" and not args.only:
+        current = all_functions(dest)  # what was mutated, even if the checkout moved on since
+        if args.record_open and j.new:
+            record_open(j.new, args.record_open)
+            print(f"mutation: {len(j.new)} survivors recorded as open in {SURVIVORS.name}/")
+            j.new = []
+        summary["new"] = len(j.new)
         BASELINE.write_text(
-            json.dumps({"summary": summary, "functions": current}, indent=1, sort_keys=True) + "\n"
+            json.dumps(
+                {"summary": summary, "functions": current, "cost": cost}, indent=1, sort_keys=True
+            )
+            + "\n"
         )
         print(f"mutation: baseline written to {BASELINE.relative_to(REPO)}")
-    for mutant, st, change in bad:
+    for mutant, st, change in j.new:
         print(f"\nmutation: {st}: {mutant}\n{change}", file=sys.stderr)
-    if bad:
+    if j.new:
         print(
-            f"\nmutation: {len(bad)} mutants of the cores are neither killed nor listed in "
-            f"{EQUIVALENTS.relative_to(REPO)}: add a test that kills each, or list it there "
-            "with the reason it is equivalent (see docs/quality.md); "
+            f"\nmutation: {len(j.new)} mutants of the cores are neither killed nor listed in "
+            f"{SURVIVORS.relative_to(REPO)}: add a test that kills each, or list it there as "
+            "equivalent with the reason (docs/quality.md); "
             f"`cd {dest} && mutmut show NAME` shows one",
             file=sys.stderr,
         )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.gates import coverage_floors as cov
@@ -96,35 +95,62 @@ def test_the_ci_run_takes_every_changed_function_and_a_reproducible_sample() -> 
     assert not sampled & changed
     assert mut.select(current, baseline, "seed-a")[1] == sampled
     assert mut.select(current, baseline, "seed-b")[1] != sampled
+    # a recorded cost bounds the sample; changed functions run whatever they cost
+    cost = {f: 10.0 for f in current}
+    changed, small = mut.select(current, baseline, "seed-a", cost, budget=35.0)
+    assert changed == {"m.x_new", "m.x_edited"}
+    assert len(small) == 3
 
 
-def test_a_survivor_passes_only_when_listed_with_that_change(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_survivor_passes_only_when_listed_with_that_change() -> None:
     changes = {
         "lais_agent.policy.facts.x_f__mutmut_1": "-a = 1\n+a = 2",
         "lais_agent.policy.facts.x_f__mutmut_2": "-b < c\n+b <= c",
-        "lais_agent.policy.facts.x_f__mutmut_3": "-d\n+e",
+        "lais_agent.policy.facts.x_f__mutmut_4": "-x\n+y",
     }
-    monkeypatch.setattr(mut, "change_of", lambda _dest, m: changes[m])
     status = {
         "lais_agent.policy.facts.x_f__mutmut_1": "survived",
         "lais_agent.policy.facts.x_f__mutmut_2": "no tests",
         "lais_agent.policy.facts.x_f__mutmut_3": "killed",
+        "lais_agent.policy.facts.x_f__mutmut_4": "survived",
     }
-    listed = [mut.Equivalent("lais_agent.policy.facts.x_f", "-a = 1\n+a = 2", "same value")]
-    bad = mut.unexplained(Path("/nonexistent"), status, listed)
-    assert [m for m, _, _ in bad] == ["lais_agent.policy.facts.x_f__mutmut_2"]
+    listed = [
+        mut.Listed("lais_agent.policy.facts.x_f", "-a = 1\n+a = 2", "equivalent", "same value"),
+        mut.Listed("lais_agent.policy.facts.x_f", "-x\n+y", "open", "not killed yet"),
+    ]
+    j = mut.judge(status, changes, listed)
+    assert [m for m, _, _ in j.new] == ["lais_agent.policy.facts.x_f__mutmut_2"]
+    assert (j.equivalent, j.open) == (1, 1)
     # the same function with another change is not covered by the entry
-    elsewhere = [mut.Equivalent("lais_agent.policy.facts.x_f", "-a = 1\n+a = 3", "other")]
-    assert len(mut.unexplained(Path("/nonexistent"), status, elsewhere)) == 2
+    other = [mut.Listed("lais_agent.policy.facts.x_f", "-a = 1\n+a = 3", "equivalent", "?")]
+    assert len(mut.judge(status, changes, other).new) == 3
 
 
-def test_every_listed_equivalent_has_a_reason() -> None:
-    for entry in mut.load_equivalents():
+def test_the_change_is_read_from_mutmuts_copy_by_function(tmp_path: Path) -> None:
+    pkg = tmp_path / "mutants" / "lais_agent" / "policy"
+    pkg.mkdir(parents=True)
+    (pkg / "x.py").write_text(
+        "def x_f__mutmut_orig(a):\n    b = a\n    return a + 1\n\n"
+        "def x_f__mutmut_1(a):\n    b = a\n    return a - 1\n\n"
+        "class C:\n    def x\u01c1C\u01c1m__mutmut_orig(self):\n        return 'k'\n"
+        "    def x\u01c1C\u01c1m__mutmut_1(self):\n        return 'XXkXX'\n"
+    )
+    sources = mut.mutant_sources(tmp_path)
+    assert (
+        mut.change_of(sources, "lais_agent.policy.x.x_f__mutmut_1")
+        == "-return a + 1\n+return a - 1"
+    )
+    assert mut.change_of(sources, "lais_agent.policy.x.x\u01c1C\u01c1m__mutmut_1") == (
+        "-return 'k'\n+return 'XXkXX'"
+    )
+
+
+def test_every_listed_survivor_has_a_verdict_and_a_reason() -> None:
+    for entry in mut.load_listed():
+        assert entry.verdict in mut.VERDICTS
         assert entry.reason.strip()
         assert entry.function.startswith("lais_agent.")
-        assert entry.change.startswith("-")
+        assert entry.change.startswith(("-", "+"))
 
 
 def test_the_score_leaves_equivalents_out() -> None:
