@@ -26,6 +26,7 @@ EXIT_UNAVAILABLE = 5
 EXIT_BUSY = 6
 EXIT_TIMEOUT = 7
 EXIT_INVALID_CONFIG = 8
+EXIT_WRONG_STATE = 9
 
 
 class LaisError(Exception):
@@ -98,6 +99,30 @@ class InvalidConfig(LaisError):
     exit_code = EXIT_INVALID_CONFIG
 
 
+class IllegalTransition(LaisError):
+    """A module cannot go from the state it is in to the one asked for (stop a module that
+    is not running, uninstall a running one). Nothing was changed; the message names the
+    module and both states, the hint what to do first."""
+
+    code = "illegal-transition"
+    dbus_suffix = "IllegalTransition"
+    exit_code = EXIT_WRONG_STATE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        module: str | None = None,
+        from_state: str | None = None,
+        to_state: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.module = module
+        self.from_state = from_state
+        self.to_state = to_state
+
+
 # How a hint travels in a D-Bus error's text: after the message, on a line of its own,
 # so busctl shows both and laisctl can print the hint as its "hint:" line.
 HINT_SEPARATOR = "\nhint: "
@@ -116,6 +141,7 @@ ERROR_TYPES: tuple[type[LaisError], ...] = (
     Busy,
     TimedOut,
     InvalidConfig,
+    IllegalTransition,
 )
 
 _BY_DBUS_NAME = {cls.dbus_name(): cls for cls in ERROR_TYPES}
