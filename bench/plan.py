@@ -19,6 +19,8 @@ class Plan:
     starts: int = 10
     hammer_calls: int = 50_000
     profile_calls: int = 20_000
+    gc_rounds: int = 1
+    instr_calls: int = 2000
     quiet_cores: float = 0.3
     quiet_wait_s: float = 120.0
 
@@ -34,5 +36,6 @@ class Plan:
             starts=3,
             hammer_calls=5_000,
             profile_calls=3_000,
+            instr_calls=300,
             quiet_wait_s=10.0,
         )

@@ -1,98 +1,326 @@
-"""The report: the results as the Markdown section the run prints."""
+"""The report: a run's published summary as the Markdown section of docs/benchmarks.md.
+
+    python bench/report.py bench/published/<run>.json     # the page's section, again
+    python bench/report.py bench/results/<run>.json       # a raw results file works too
+
+Everything printed comes from the summary (bench/summary.py), so the section can be
+regenerated from the committed file alone; tests/unit/test_bench_report.py checks that
+the page holds exactly this text between its ``generated`` markers.
+Standard library only.
+"""
 
 from __future__ import annotations
 
-import statistics
+import json
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.summary import publishable
+
 TIMES = "\N{MULTIPLICATION SIGN}"
+BEGIN = "<!-- generated: python bench/report.py {path} -->"
+END = "<!-- end of generated section -->"
 
 
-def _fmt(value: float) -> str:
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.1f}"
 
 
-def _probe(waits: Sequence[Mapping[str, float]]) -> float:
-    return round(statistics.median(w["speed_probe_ms"] for w in waits), 2) if waits else 0.0
+def _x(value: float | None) -> str:
+    return "" if value is None else f"{value}{TIMES}"
 
 
-def markdown(results: Mapping[str, Any]) -> str:
-    env = results["environment"]
+def _rows(table: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
+
+
+def _md(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return out
+
+
+def published_path(summary: Mapping[str, Any]) -> str:
+    return f"bench/published/{summary['run']}.json"
+
+
+def markdown(summary: Mapping[str, Any]) -> str:
+    """The results section, with a line before each table naming the run it comes from."""
+    m, load, run = summary["machine"], summary["load"], summary["run"]
+    src = f"Run `{run}`, `{published_path(summary)}`"
     out: list[str] = []
     add = out.append
-    add(f"## Results {results['started']} ({results['mode']} run)\n")
+    add(f"### Run {run} ({summary['mode']} mode)\n")
+    cells = load["other_tenants_cores_per_cell"]
+    probes = load["speed_probe_ms_per_cell"]
     add(
-        f"Machine: {env['cpu_model']}, {env['cpus']} CPUs, {env['mem_gib']} GiB, kernel "
-        f"{env['kernel']}, {env['os']}; Python {env['python']} (`{env['python_path']}`), "
-        f"dbus-fast {env['dbus_fast']}, dbus-python {env['dbus_python']}, "
-        f"{env['dbus_daemon']}, {env['busctl']}. Load average at start {env['loadavg']}; "
-        f"speed probe {env['speed_probe_ms']} ms (a fixed Python loop; lower is faster). "
-        f"Caller uid 0: the agent's gate passes root after one cached "
-        f"GetConnectionUnixUser lookup, without a polkit round trip.\n"
-    )
-    add("| metric | target | measured | floor | ratio to floor | verdict |")
-    add("|---|---|---|---|---|---|")
-    for row in results["summary"]:
-        sign = "≥" if row["higher_is_better"] else "≤"
-        add(
-            f"| {row['metric']} | {sign} {_fmt(row['target'])} | {_fmt(row['measured'])} | "
-            f"{_fmt(row['floor'])} | {row['ratio_to_floor']}{TIMES} | {row['verdict']} |"
-        )
-
-    calls = results["calls"]
-    add("\n### (a) GetStatus from a dbus-fast asyncio client (raw Message + bus.call)\n")
-    add(
-        "Latency: sequential calls after warm-up; throughput: 50 calls in flight. One row "
-        "per round; rounds alternate agent/floor. CPU µs/call measured during the "
-        "throughput cell; other tenants in cores (latency cell / throughput cell). Before "
-        f"each pair of cells the run waited until other tenants used < "
-        f"{results['plan']['quiet_cores']} cores (at most {results['plan']['quiet_wait_s']:.0f} s)."
-        "\n"
+        f"Machine: {m['cpu_model']}, {m['cpus']} CPUs, {m['mem_gib']} GiB, kernel "
+        f"{m['kernel']}, {m['os']}; Python {m['python']}, dbus-fast {m['dbus_fast']}, "
+        f"dbus-python {m['dbus_python']}, click {m['click']}, {m['dbus_daemon']}, "
+        f"{m['busctl']}.\n"
     )
     add(
-        "| round | side | p50 µs | p90 µs | p99 µs | max µs | calls/s | server CPU µs/call "
-        "| dbus-daemon µs/call | other tenants | waited for quiet s | speed probe ms |"
+        f"Load: load average {load['loadavg_start']} at the start and "
+        f"{load['loadavg_end'] or '?'} at the end; other tenants' CPU over the measured cells "
+        f"{cells.get('min')} to {cells.get('max')} cores (median {cells.get('median')}); "
+        f"speed probe {probes.get('min')} to {probes.get('max')} ms (median "
+        f"{probes.get('median')}; a fixed Python loop, lower is faster). Before each cell "
+        f"the run waited up to {load['quiet_wait_s']:.0f} s for other tenants to use less "
+        f"than {load['quiet_cores']} cores. Raw data (not in git): `{summary['raw']}`.\n"
     )
-    add("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for r in range(len(calls["agent"]["latency"])):
-        for side in ("agent", "floor"):
-            lat = calls[side]["latency"][r]
-            tp = calls[side]["throughput"][r]
-            add(
-                f"| {lat['round']} | {side} | {lat['p50_us']} | {lat['p90_us']} | "
-                f"{lat['p99_us']} | {lat['max_us']:.0f} | {tp['calls_per_s']:,} | "
-                f"{tp['server_cpu_us_per_call']} | {tp['dbus_daemon_cpu_us_per_call']} | "
-                f"{lat['other_tenants_cores']:.2f} / {tp['other_tenants_cores']:.2f} | "
-                f"{lat['quiet_wait_s']} | {lat['speed_probe_ms']} |"
+    add(f"{src}: the targets.\n")
+    out += _md(
+        ("metric", "target", "measured", "floor", "ratio to floor", "verdict"),
+        [
+            (
+                r["metric"],
+                f"{'≥' if r['higher_is_better'] else '≤'} {_fmt(r['target'])}",
+                _fmt(r["measured"]),
+                _fmt(r["floor"]),
+                _x(r["ratio"]),
+                r["verdict"],
             )
-    for side in ("agent", "floor"):
-        s = calls[side]["summary"]
-        add(
-            f"| median | {side} | {s['p50_us']} | | {s['p99_us']} | | {s['calls_per_s']:,.0f} | "
-            f"{s['server_cpu_us_per_call']} | {s['dbus_daemon_cpu_us_per_call']} | | | |"
-        )
-
-    cli = results["cli"]
-    add("\n### (b) One-shot CLI wall time (spawn to exit, ms)\n")
-    add(
-        f"Interleaved runs after one unrecorded run each; other tenants "
-        f"{cli['main']['other_tenants_cores']:.2f} cores (main) / "
-        f"{cli['breakdown']['other_tenants_cores']:.2f} (breakdown) / "
-        f"{cli['imports']['other_tenants_cores']:.2f} (imports). The `python -S` rows put "
-        "the same packages on PYTHONPATH so no site hook runs: interpreter plus exactly "
-        "the named imports. Speed probe (median over the phase): "
-        f"{_probe(cli['main']['quiet_waits'])} / {_probe(cli['breakdown']['quiet_waits'])} / "
-        f"{_probe(cli['imports']['quiet_waits'])} ms.\n"
+            for r in _rows(summary["headline"])
+        ],
     )
-    add("| command | runs | median | min | max |")
-    add("|---|---|---|---|---|")
-    for part in ("main", "breakdown", "imports"):
-        for label, c in cli[part]["cells"].items():
-            add(f"| `{label}` | {c['runs']} | {c['median_ms']} | {c['min_ms']} | {c['max_ms']} |")
+    _calls(summary, src, out)
+    if "tail" in summary:
+        _tail(summary, src, out)
+    if "gc" in summary:
+        _gc(summary, src, out)
+    if "instructions" in summary:
+        _instructions(summary, src, out)
+    _cli(summary, src, out)
+    _startup(summary, src, out)
+    if "profile" in summary:
+        _profile(summary, src, out)
+    return "\n".join(out)
+
+
+def _calls(summary: Mapping[str, Any], src: str, out: list[str]) -> None:
+    calls = summary["calls"]
+    out.append("\n#### (a) GetStatus from a dbus-fast asyncio client (raw Message + bus.call)\n")
+    per_round = calls["ratio_per_round"]
+    out.append(
+        f"{src}. Latency: {summary['plan']['latency_calls']:,} sequential calls after "
+        f"{summary['plan']['warmup']} warm-up calls; throughput: "
+        f"{summary['plan']['inflight']} calls in flight. One row per round; rounds "
+        "alternate agent/floor, each side's cells at its own minutes. CPU µs/call measured "
+        "during the throughput cell; other tenants in cores (latency cell / throughput "
+        "cell). Agent/floor ratio per round: p50 "
+        + ", ".join(_x(v) for v in per_round["p50_us"])
+        + "; p99 "
+        + ", ".join(_x(v) for v in per_round["p99_us"])
+        + ".\n"
+    )
+    rows = []
+    for r in _rows(calls["rounds"]):
+        rows.append(
+            (
+                r["round"],
+                r["side"],
+                r["p50_us"],
+                r["p90_us"],
+                r["p99_us"],
+                r["max_us"],
+                f"{r['calls_per_s']:,}",
+                r["server_cpu_us_per_call"],
+                r["dbus_daemon_cpu_us_per_call"],
+                f"{r['other_tenants_latency']:.2f} / {r['other_tenants_throughput']:.2f}",
+                r["quiet_wait_s"],
+                r["speed_probe_ms"],
+            )
+        )
+    for side in ("agent", "floor"):
+        s = calls["median"][side]
+        rows.append(
+            (
+                "median",
+                side,
+                s["p50_us"],
+                "",
+                s["p99_us"],
+                "",
+                f"{s['calls_per_s']:,}",
+                s["server_cpu_us_per_call"],
+                s["dbus_daemon_cpu_us_per_call"],
+                "",
+                "",
+                "",
+            )
+        )
+    ratio = calls["ratio_of_medians"]
+    rows.append(
+        (
+            "ratio",
+            "agent/floor",
+            _x(ratio["p50_us"]),
+            "",
+            _x(ratio["p99_us"]),
+            "",
+            _x(ratio["calls_per_s"]),
+            _x(ratio["server_cpu_us_per_call"]),
+            "",
+            "",
+            "",
+            "",
+        )
+    )
+    out += _md(
+        (
+            "round",
+            "side",
+            "p50 µs",
+            "p90 µs",
+            "p99 µs",
+            "max µs",
+            "calls/s",
+            "server CPU µs/call",
+            "dbus-daemon µs/call",
+            "other tenants",
+            "waited for quiet s",
+            "speed probe ms",
+        ),
+        rows,
+    )
+
+
+def _tail(summary: Mapping[str, Any], src: str, out: list[str]) -> None:
+    tail = summary["tail"]
+    out.append("\n#### (a2) Agent and floor interleaved call by call, and where the time goes\n")
+    out.append(
+        f"{src}. {tail['calls_per_side']:,} sequential calls per side and round, "
+        "alternating agent, floor, floor, agent, ... on two connections, so both sides "
+        "see the same moments of the machine. Median over the rounds of the per-round "
+        f"ratio: p50 {_x(tail['median_ratio']['p50'])}, p99 {_x(tail['median_ratio']['p99'])}.\n"
+    )
+    out += _md(
+        ("round", "side", "p50 µs", "p99 µs", "p50 ratio", "p99 ratio", "other tenants",
+         "speed probe ms"),
+        [
+            (
+                r["round"],
+                r["side"],
+                r["p50_us"],
+                r["p99_us"],
+                _x(r["p50_ratio"]),
+                _x(r["p99_ratio"]),
+                f"{r['other_tenants']:.2f}",
+                r["speed_probe_ms"],
+            )
+            for r in _rows(tail["rounds"])
+        ],
+    )  # fmt: skip
+    out.append(
+        f"\n{src}. Mean µs per call from `/proc/PID/schedstat` around each call (medians "
+        "over the rounds): on a CPU, and runnable but waiting for one (run queue), for the "
+        "server, its dbus-daemon and the client; for the calls around the median (45th to "
+        "55th percentile) and the slowest 1%. The processes overlap in time, so the parts "
+        "do not add up to the latency.\n"
+    )
+    out += _md(
+        ("side", "calls", "latency", "server CPU", "server run queue", "dbus-daemon CPU",
+         "dbus-daemon run queue", "client CPU", "client run queue"),
+        [
+            (
+                r["side"],
+                "median" if r["calls"] == "median_calls" else "slowest 1%",
+                r["latency_us"],
+                r["server_cpu_us"],
+                r["server_runq_us"],
+                r["dbus_daemon_cpu_us"],
+                r["dbus_daemon_runq_us"],
+                r["client_cpu_us"],
+                r["client_runq_us"],
+            )
+            for r in _rows(tail["parts"])
+        ],
+    )  # fmt: skip
+
+
+def _gc(summary: Mapping[str, Any], src: str, out: list[str]) -> None:
+    out.append("\n#### (a3) Garbage collections in the server during the latency cell\n")
+    out.append(
+        f"{src}. Each server runs under `bench/gc_watched.py` (a `gc.callbacks` hook); "
+        'collections counted from after the warm-up to the last call; "in a collection": '
+        "of the slowest 1% of calls, how many overlapped one. `agent+catalog`: after one "
+        "`ListModules`, as the agent of (a) is.\n"
+    )
+    out += _md(
+        ("server", "round", "calls", "p50 µs", "p99 µs", "gen 0", "gen 1", "gen 2",
+         "slowest 1% in a collection", "objects tracked", "frozen", "other tenants"),
+        [
+            (
+                r["server"],
+                r["round"],
+                f"{r['calls']:,}",
+                r["p50_us"],
+                r["p99_us"],
+                r["gen0"],
+                r["gen1"],
+                r["gen2"],
+                r["slowest_1pct_in_a_collection"],
+                f"{r['tracked_objects']:,}",
+                r["frozen_objects"],
+                f"{r['other_tenants']:.2f}",
+            )
+            for r in _rows(summary["gc"]["cells"])
+        ],
+    )  # fmt: skip
+
+
+def _instructions(summary: Mapping[str, Any], src: str, out: list[str]) -> None:
+    ins = summary["instructions"]
+    out.append("\n#### (a4) Instructions per GetStatus in the server (callgrind)\n")
+    out.append(
+        f"{src}. {ins['calls']:,} sequential calls after the warm-up, each server under "
+        f"`valgrind --tool=callgrind` ({ins['valgrind']}) with instrumentation switched on "
+        "for those calls only; user-space instructions (Ir) per call, the kernel's not "
+        "counted. A count, not a time: other tenants do not change it.\n"
+    )
+    out += _md(
+        ("server", "instructions per call", "ratio to floor", "above the floor"),
+        [
+            (
+                label,
+                f"{ir:,}",
+                _x(ins["ratio_to_floor"][label]),
+                f"{ir - ins['ir_per_call']['floor']:+,}",
+            )
+            for label, ir in ins["ir_per_call"].items()
+        ],
+    )
+
+
+def _cli(summary: Mapping[str, Any], src: str, out: list[str]) -> None:
+    cli = summary["cli"]
+    other, probe = cli["other_tenants"], cli["speed_probe_ms"]
+    out.append("\n#### (b) One-shot CLI wall time (spawn to exit, ms)\n")
+    out.append(
+        f"{src}. Interleaved runs after one unrecorded run each; other tenants "
+        f"{other[0]:.2f} cores (main) / {other[1]:.2f} (breakdown) / {other[2]:.2f} "
+        "(imports). The `python -S` rows put the same packages on PYTHONPATH so no site "
+        "hook runs: interpreter plus exactly the named imports. Speed probe (median over "
+        f"the phase): {probe[0]} / {probe[1]} / {probe[2]} ms. `laisctl status` / `busctl`: "
+        f"{_x(cli['laisctl_to_busctl'])}.\n"
+    )
+    out += _md(
+        ("command", "runs", "median", "min", "max"),
+        [
+            (f"`{r['command']}`", r["runs"], r["median_ms"], r["min_ms"], r["max_ms"])
+            for r in _rows(cli["cells"])
+        ],
+    )
     for key, what in (("importtime", "dev venv"), ("importtime_plain", "plain venv")):
-        it = cli[key]
-        add(
+        it = cli["importtime"][key]
+        out.append(
             f"\n`python -X importtime laisctl status` ({what}; median of {it['runs']}; "
             "importtime adds overhead of its own). Top level, cumulative ms: "
             + ", ".join(f"{n} {ms}" for n, ms in it["top_level_cumulative_ms"].items())
@@ -100,79 +328,109 @@ def markdown(results: Mapping[str, Any]) -> str:
             + ", ".join(f"{n} {ms}" for n, ms in it["second_level_cumulative_ms"].items())
             + "."
         )
-    add("")
-    st = results["startup"]
-    add("### (c) Start-up and memory\n")
-    add(
-        f"Exec to `NameOwnerChanged` seen by a client connected before the spawn; "
-        f"{len(st['starts']['agent'])} starts per side, alternating, after one warm-up start "
-        f"each; other tenants {st['other_tenants_cores']:.2f} cores; speed probe "
-        f"{_probe(st['quiet_waits'])} ms.\n"
-    )
-    add(
-        "| side | name acquired ms, median (min-max) | RSS at name MiB | first call ms "
-        "| RSS after first call MiB | USS after first call MiB |"
-    )
-    add("|---|---|---|---|---|---|")
-    for side in ("agent", "floor"):
-        s = st["summary"][side]
-        add(
-            f"| {side} | {s['name_ms']['median']} ({s['name_ms']['min']}-"
-            f"{s['name_ms']['max']}) | {s['rss_at_name_mib']['median']} | "
-            f"{s['first_call_ms']['median']} | {s['rss_after_first_call_mib']['median']} | "
-            f"{s['uss_after_first_call_mib']['median']} |"
-        )
-    mem = results["memory"]
-    add("\nMemory under load (fresh long-lived servers, calls with 50 in flight):\n")
-    add(
-        "| side | RSS at name | after first call | idle 1 s later | "
-        + " | ".join(f"after {a['calls']:,} calls" for a in mem["agent"]["after"])
-        + " | USS after first call → last | server CPU µs/call | other tenants |"
-    )
-    add("|---|---|---|---|" + "---|" * len(mem["agent"]["after"]) + "---|---|---|")
-    for side in ("agent", "floor"):
-        m = mem[side]
-        add(
-            f"| {side} | {m['start']['rss_at_name_mib']} | "
-            f"{m['start']['rss_after_first_call_mib']} | "
-            f"{m['idle']['rss_mib']} | "
-            + " | ".join(str(a["rss_mib"]) for a in m["after"])
-            + f" | {m['start']['uss_after_first_call_mib']} → {m['after'][-1]['uss_mib']} | "
-            + " / ".join(str(c["server_cpu_us_per_call"]) for c in m["cells"])
-            + " | "
-            + " / ".join(f"{c['other_tenants_cores']:.2f}" for c in m["cells"])
-            + " |"
-        )
 
-    in_use = mem["agent"]["catalog_in_use"]
-    add(
+
+def _startup(summary: Mapping[str, Any], src: str, out: list[str]) -> None:
+    st, mem = summary["startup"], summary["memory"]
+    out.append("\n#### (c) Start-up and memory\n")
+    out.append(
+        f"{src}. Exec to `NameOwnerChanged` seen by a client connected before the spawn; "
+        f"{st['starts_per_side']} starts per side, alternating, after one warm-up start "
+        f"each; other tenants {st['other_tenants']:.2f} cores; speed probe "
+        f"{st['speed_probe_ms']} ms.\n"
+    )
+    out += _md(
+        ("side", "name acquired ms, median (min-max)", "RSS at name MiB", "first call ms",
+         "RSS after first call MiB", "USS after first call MiB"),
+        [
+            (
+                r["side"],
+                f"{r['name_ms_median']} ({r['name_ms_min']}-{r['name_ms_max']})",
+                r["rss_at_name_mib"],
+                r["first_call_ms"],
+                r["rss_after_first_call_mib"],
+                r["uss_after_first_call_mib"],
+            )
+            for r in _rows(st["sides"])
+        ],
+    )  # fmt: skip
+    out.append(f"\n{src}. Memory under load (fresh long-lived servers, calls with 50 in flight):\n")
+    after = mem["calls_after"]
+    out += _md(
+        ("side", "RSS at name", "after first call", "idle 1 s later",
+         *(f"after {n:,} calls" for n in after), "USS after first call → last",
+         "server CPU µs/call", "other tenants"),
+        [
+            (
+                r["side"],
+                r["rss_at_name"],
+                r["rss_after_first_call"],
+                r["rss_idle"],
+                *r["rss_after"],
+                f"{r['uss_after_first_call']} → {r['uss_last']}",
+                " / ".join(str(v) for v in r["server_cpu_us_per_call"]),
+                " / ".join(f"{v:.2f}" for v in r["other_tenants"]),
+            )
+            for r in _rows(mem["sides"])
+        ],
+    )  # fmt: skip
+    in_use = mem["catalog_in_use"]
+    out.append(
         f"\nAgent with its catalog in use (after one `ListModules`, {in_use['list_modules_s']} s: "
-        f"pydantic, the policies and 31 manifests loaded, Module objects exported): RSS "
-        f"{in_use['rss_mib']} MiB, USS {in_use['uss_mib']} MiB (no target; see the notes).\n"
+        f"pydantic, the policies and the manifests loaded, Module objects exported): RSS "
+        f"{in_use['rss_mib']} MiB, USS {in_use['uss_mib']} MiB (no target)."
     )
 
-    prof = results.get("profile")
-    if prof:
-        add("\n### Profile under load (cProfile, main thread, start-up excluded)\n")
-        add(
-            "| side | requests | Python-level calls per request | asyncio tasks per request "
-            "| event-loop callbacks per request | profiled µs per request (without epoll wait) |"
-        )
-        add("|---|---|---|---|---|---|")
-        for side in ("agent", "floor"):
-            p = prof[side]
-            add(
-                f"| {side} | {p['requests']:,} | {p['python_calls_per_request']} | "
-                f"{p['tasks_per_request']} | {p['loop_callbacks_per_request']} | "
-                f"{p['profiled_us_per_request']} |"
+
+def _profile(summary: Mapping[str, Any], src: str, out: list[str]) -> None:
+    prof = summary["profile"]
+    out.append("\n#### Profile under load (cProfile, main thread, start-up excluded)\n")
+    out.append(f"{src}.\n")
+    out += _md(
+        ("side", "requests", "Python-level calls per request", "asyncio tasks per request",
+         "event-loop callbacks per request", "profiled µs per request (without epoll wait)"),
+        [
+            (
+                r["side"],
+                f"{r['requests']:,}",
+                r["python_calls_per_request"],
+                r["tasks_per_request"],
+                r["loop_callbacks_per_request"],
+                r["profiled_us_per_request"],
             )
-        add("\nAgent, top functions by own time (µs per request, under the profiler):\n")
-        add("| function | calls per request | own µs | cumulative µs |")
-        add("|---|---|---|---|")
-        for row in prof["agent"]["top_tottime"][:12]:
-            add(
-                f"| `{row['function']}` | {row['ncalls'] / prof['agent']['requests']:.2f} | "
-                f"{row['tottime_us_per_request']} | {row['cumtime_us_per_request']} |"
-            )
-    add(f"\nRaw data: `{results['json']}`.")
-    return "\n".join(out)
+            for r in _rows(prof["sides"])
+        ],
+    )  # fmt: skip
+    out.append(f"\n{src}. Agent, top functions by own time (µs per request, under the profiler):\n")
+    out += _md(
+        ("function", "calls per request", "own µs", "cumulative µs"),
+        [
+            (f"`{r['function']}`", f"{r['calls_per_request']:.2f}", r["own_us"],
+             r["cumulative_us"])
+            for r in _rows(prof["agent_top_tottime"])
+        ],
+    )  # fmt: skip
+
+
+def section(summary: Mapping[str, Any]) -> str:
+    """The section between the page's markers, markers included."""
+    return "\n".join((BEGIN.format(path=published_path(summary)), "", markdown(summary), "", END))
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A published summary, or the summary of a raw results file."""
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc if "format" in doc else publishable(doc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    print(section(load(Path(args[0]))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -48,8 +48,10 @@ class Side:
         assert self.proc is not None
         return {"server": self.proc.pid, "dbus_daemon": self.daemon_pid}
 
-    async def start(self, argv: Sequence[str] | None = None) -> dict[str, Any]:
-        """Spawn, wait for NameOwnerChanged, measure RSS, make the first call."""
+    async def start(
+        self, argv: Sequence[str] | None = None, *, timeout: float = 30
+    ) -> dict[str, Any]:
+        """Spawn, wait (``timeout`` s) for NameOwnerChanged, measure RSS, make the first call."""
         assert self.watch is not None
         assert self.watch.bus is not None
         if self.proc is not None:
@@ -59,7 +61,7 @@ class Side:
         t0 = time.perf_counter()
         self.proc = spawn(argv or self.argv, env=self.bus.env(), log=log)
         try:
-            t_name, owner = await self.watch.next_change(self.proc, acquired=True)
+            t_name, owner = await self.watch.next_change(self.proc, acquired=True, timeout=timeout)
         except BenchError as exc:
             raise BenchError(f"{self.label}: {exc}\n{log.read_text()[-3000:]}") from None
         ps = psutil.Process(self.proc.pid)

@@ -63,6 +63,10 @@ def _field_signatures(cls: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _plain(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        # Most values: no dataclass probe (on a str or float, is_dataclass's hasattr
+        # raises and formats an AttributeError inside CPython, twice per GetStatus).
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_vardict(value)
     if isinstance(value, tuple | list):
