@@ -206,6 +206,11 @@ class Service(_Strict):
     restart: Literal["no", "on-failure", "always"] = "on-failure"
     memory_max_gib: float | None = Field(None, gt=0)
     cpu_weight: int | None = Field(None, ge=1, le=10000)
+    jit: bool = Field(
+        False,
+        description="the service writes machine code at run time (V8, the JVM, PyTorch's "
+        "oneDNN): its unit cannot have MemoryDenyWriteExecute",
+    )
 
 
 class Interfaces(_Strict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lais_agent.hardware.profile import HardwareProfile
+from lais_agent.hardware.profile import Gpu, HardwareProfile
 
 GiB = 1024**3
 MIN_ACCELERATOR_VRAM_GIB = 4.0
@@ -27,23 +27,30 @@ class Facts:
     notes: tuple[str, ...] = ()  # why a GPU did not count
 
 
+def accelerator_problem(gpu: Gpu) -> str | None:
+    """Why ``gpu`` does not count as an accelerator; None when it does. The unit
+    renderers give a module exactly the GPUs that count."""
+    if gpu.driver is None:
+        return "no driver bound"
+    if gpu.vram_total_bytes is None:
+        return "its VRAM size is unknown"
+    size = gpu.vram_total_bytes / GiB
+    if size < MIN_ACCELERATOR_VRAM_GIB:
+        return f"{size:.1f} GiB VRAM"
+    return None
+
+
 def facts_from(profile: HardwareProfile) -> Facts:
     vram: list[float] = []
     vendors: set[str] = set()
     notes: list[str] = []
     nvlink = False
     for gpu in profile.gpus:
-        label = f"{gpu.name} ({gpu.pci_bus_id})"
-        if gpu.driver is None:
-            notes.append(f"{label} does not count: no driver bound")
+        problem = accelerator_problem(gpu)
+        if problem is not None:
+            notes.append(f"{gpu.name} ({gpu.pci_bus_id}) does not count: {problem}")
             continue
-        if gpu.vram_total_bytes is None:
-            notes.append(f"{label} does not count: its VRAM size is unknown")
-            continue
-        size = gpu.vram_total_bytes / GiB
-        if size < MIN_ACCELERATOR_VRAM_GIB:
-            notes.append(f"{label} does not count: {size:.1f} GiB VRAM")
-            continue
+        size = (gpu.vram_total_bytes or 0) / GiB
         vram.append(size)
         vendors.add(gpu.vendor)
         nvlink = nvlink or bool(gpu.nvlink_peers)
