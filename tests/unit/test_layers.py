@@ -15,7 +15,8 @@ ALLOWED: dict[str, set[str]] = {
     "policy": {"names", "errors", "hardware", "documents", "yamlload"},
     "catalog": {"names", "errors", "documents", "yamlload", "hardware", "policy", "__init__"},
     "state": {"names", "errors"},
-    "control": {"names", "errors", "hardware", "policy", "catalog", "state"},
+    "units": {"names", "errors", "catalog", "hardware", "policy"},
+    "control": {"names", "errors", "hardware", "policy", "catalog", "state", "units"},
     "bus": {"names", "errors", "control", "hardware", "policy", "catalog", "__init__"},
     "cli": {"names", "errors", "__init__"},
     "daemon": {
@@ -26,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
         "policy",
         "catalog",
         "state",
+        "units",
         "bus",
         "__init__",
     },

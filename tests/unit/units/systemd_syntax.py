@@ -33,6 +33,7 @@ def words(value: str, *, unescape: bool = True, separators: str = " \t") -> list
         if i >= n:
             return out
         word, quote = [], ""
+        bare_semicolon = value[i] == ";"
         while i < n:
             c = value[i]
             if c == "\\":
@@ -56,6 +57,7 @@ def words(value: str, *, unescape: bool = True, separators: str = " \t") -> list
                 word.append(c)
             i += 1
         assert not quote, f"unbalanced quotes in {value!r}"
+        assert not bare_semicolon or word != [";"], f"an unquoted ';' ends the command: {value!r}"
         out.append("".join(word))
 
 
@@ -86,7 +88,6 @@ PREFIXES = "@-:+!"
 
 def exec_argv(value: str) -> tuple[str, list[str]]:
     """(prefixes, argv) systemd runs for an Exec*= value with one command."""
-    assert not re.search(r"(^|[ \t]);([ \t]|$)", value), f"a command separator in {value!r}"
     argv = words(value)
     first = argv[0]
     prefix = ""
