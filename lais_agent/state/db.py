@@ -210,11 +210,11 @@ def connect(
         _secure_file(path)
     except OSError as exc:
         raise StateUnreadable(f"cannot create the state database {path}: {exc}") from None
+    # timeout= is SQLite's busy timeout; isolation_level=None: no implicit transactions.
     conn = sqlite3.connect(
         path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
     )
     try:
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000):d}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise StateUnreadable(f"{path}: cannot use WAL mode (got {mode!r})")

@@ -297,3 +297,37 @@ def test_other_errors_at_begin_are_not_busy(tmp_path: Path) -> None:
         conn.execute("ROLLBACK")
     finally:
         conn.close()
+
+
+def test_a_migration_that_breaks_foreign_keys_is_rolled_back(tmp_path: Path) -> None:
+    _load(FIXTURES / "v1.sql", tmp_path)
+
+    def orphan(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA defer_foreign_keys = ON")  # or a table rebuild would be refused
+        conn.execute(f"INSERT INTO payload_files VALUES ('gone', 'x', '{'a' * 64}')")
+
+    with pytest.raises(db.StateUnreadable, match="break foreign keys"):
+        db.connect(tmp_path, migrations=(db.MIGRATIONS[0], orphan))
+    plain = _open_plain(tmp_path / db.DB_NAME)
+    try:
+        assert db.schema_version(plain) == 1
+        assert plain.execute("SELECT count(*) FROM payload_files").fetchone()[0] == 2
+    finally:
+        plain.close()
+
+
+def test_an_error_that_ended_the_transaction_itself_is_raised_as_it_is(tmp_path: Path) -> None:
+    """SQLITE_FULL and SQLITE_IOERR roll back by themselves; no second ROLLBACK then."""
+    conn = db.connect(tmp_path)
+
+    def failing() -> None:
+        with db.transaction(conn):
+            conn.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+
+    try:
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            failing()
+        assert not conn.in_transaction
+    finally:
+        conn.close()
