@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 import sqlite3
 import threading
@@ -44,6 +45,8 @@ from lais_agent.errors import InvalidArgs, NotFound
 from lais_agent.state import db, lifecycle
 from lais_agent.state.lifecycle import State
 from lais_agent.state.ports import PortBinding, PortRequest, Protocol, pick_ports
+
+logger = logging.getLogger(__name__)
 
 JsonValue = Union[None, bool, int, float, str, list["JsonValue"], dict[str, "JsonValue"]]
 Result = Literal["ok", "failed", "cancelled"]
@@ -213,6 +216,7 @@ class Transaction(_Reader):
     def __init__(self, conn: sqlite3.Connection, clock: Callable[[], datetime]) -> None:
         self._connection: sqlite3.Connection | None = conn
         self._clock = clock
+        self.changed: set[str] = set()  # modules this transaction changed
 
     def _conn(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -231,6 +235,7 @@ class Transaction(_Reader):
             raise _not_installed(name)
 
     def _touch(self, name: str) -> None:
+        self.changed.add(name)
         self._conn().execute(
             "UPDATE modules SET updated_at = ? WHERE name = ?", (self._now(), name)
         )
@@ -255,6 +260,7 @@ class Transaction(_Reader):
                 now,
             ),
         )
+        self.changed.add(name)
         module = self.get(name)
         assert module is not None
         return module
@@ -269,10 +275,8 @@ class Transaction(_Reader):
         if to is State.AVAILABLE:
             conn.execute("DELETE FROM modules WHERE name = ?", (name,))
         else:
-            conn.execute(
-                "UPDATE modules SET state = ?, updated_at = ? WHERE name = ?",
-                (to.value, self._now(), name),
-            )
+            conn.execute("UPDATE modules SET state = ? WHERE name = ?", (to.value, name))
+        self._touch(name)
         return op
 
     def set_payload(self, name: str, path: Path, files: Mapping[str, str]) -> None:
@@ -398,6 +402,14 @@ class StateStore(_Reader):
         self._clock = clock
         self._lock = threading.Lock()
         self._owner: int | None = None
+        self._listeners: list[Callable[[frozenset[str]], None]] = []
+
+    def subscribe(self, listener: Callable[[frozenset[str]], None]) -> None:
+        """Call ``listener`` with the names of the modules a transaction changed, after it
+        committed (never for one rolled back), on the committing thread, with the store
+        free to read. The bus uses it for PropertiesChanged: hop to the event loop with
+        ``loop.call_soon_threadsafe`` when the commit was in a worker thread."""
+        self._listeners.append(listener)
 
     @classmethod
     def open(
@@ -445,3 +457,10 @@ class StateStore(_Reader):
                     yield tx
             finally:
                 tx._connection = None  # ends the handle, in or out of errors
+        if tx.changed:
+            changed = frozenset(tx.changed)
+            for listener in self._listeners:
+                try:
+                    listener(changed)
+                except Exception:  # committed is committed: a listener's bug is only logged
+                    logger.exception("state listener %r failed", listener)

@@ -79,12 +79,12 @@ def test_files_are_root_only(tmp_path: Path) -> None:
         conn.execute(
             "INSERT INTO history (module, operation, at, result) VALUES ('m', 'x', 't', 'ok')"
         )
+        # while open: the WAL and its index exist, with the database file's mode
+        for name in (db.DB_NAME, f"{db.DB_NAME}-wal", f"{db.DB_NAME}-shm"):
+            assert stat.S_IMODE((state_dir / name).stat().st_mode) == 0o600, name
     finally:
         conn.close()
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
-    for name in (db.DB_NAME, f"{db.DB_NAME}-wal", f"{db.DB_NAME}-shm"):
-        if (state_dir / name).exists():
-            assert stat.S_IMODE((state_dir / name).stat().st_mode) == 0o600, name
 
 
 def test_a_loose_database_file_is_tightened_and_the_directory_left_alone(tmp_path: Path) -> None:

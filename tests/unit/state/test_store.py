@@ -494,3 +494,42 @@ def test_a_store_busy_past_its_timeout_says_so(tmp_path: Path) -> None:
         write()  # the lock is free again, and the failed attempt left nothing open
     with StateStore.open(tmp_path) as again:
         assert len(again.history()) == 1
+
+
+def test_listeners_hear_of_committed_changes_only(
+    store: StateStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    heard: list[tuple[frozenset[str], State]] = []
+    store.subscribe(lambda names: heard.append((names, store.state_of("a"))))
+    _installed(store, "a")
+    _installed(store, "b", state=State.RESOLVED)
+    assert heard == [
+        (frozenset({"a"}), State.INSTALLED),  # the listener may read the store
+        (frozenset({"b"}), State.INSTALLED),
+    ]
+    heard.clear()
+
+    def failing() -> None:
+        with store.transaction() as tx:
+            tx.set_state("a", State.RUNNING)
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        failing()
+    with store.transaction() as tx:
+        tx.record("a", "install")  # history only: no module changed
+    assert heard == []
+    with store.transaction() as tx:
+        tx.set_setting("a", "k", 1)
+        tx.allocate_ports("b", [])
+        tx.set_state("b", State.AVAILABLE)
+    assert heard == [(frozenset({"a", "b"}), State.INSTALLED)]
+
+    def broken(names: frozenset[str]) -> None:
+        raise ValueError(names)
+
+    store.subscribe(broken)
+    with store.transaction() as tx:  # committed: a listener's failure is not the caller's
+        tx.set_state("a", State.RUNNING)
+    assert store.state_of("a") is State.RUNNING
+    assert "state listener" in caplog.text
