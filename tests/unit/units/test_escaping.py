@@ -7,6 +7,7 @@ Line breaks are refused, naming the field."""
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -252,3 +253,13 @@ def test_environment_names_are_checked() -> None:
         with pytest.raises(InvalidArgs, match="is not an environment variable name"):
             unitfile.env_assignment(name, "v", "env")
     assert unitfile.env_assignment("_a1", "v", "env") == "_a1=v"
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [("a\nb", "a newline"), ("a\rb", "a carriage return"), ("a\x00b", "a NUL character")],
+)
+def test_the_refusal_names_the_line_break(value: str, name: str) -> None:
+    with pytest.raises(InvalidArgs, match=rf"^f: {re.escape(repr(value))} holds {name}; ") as err:
+        unitfile.one_line(value, "f")
+    assert err.value.hint == "give the value without line breaks"

@@ -34,8 +34,9 @@ UPDATE = bool(os.environ.get("LAIS_UPDATE_GOLDEN"))
 
 
 @functools.cache
-def _case(module: str, machine: str) -> RenderedService | None:
-    """The unit for the newest version installable here in native or venv mode, if any."""
+def _target(module: str, machine: str) -> ServiceTarget | None:
+    """The newest version installable here in native or venv mode, if any (judged at
+    collection; the rendering itself happens inside the tests, where mutmut sees it)."""
     manifest = CATALOG[module]
     profile = probe(machine)
     facts = facts_from(profile)
@@ -48,63 +49,81 @@ def _case(module: str, machine: str) -> RenderedService | None:
             service = manifest.service
             assert service is not None
             needs_model = any("{model}" in arg for arg in service.command)
-            target = ServiceTarget(
+            return ServiceTarget(
                 version=ver.version,
                 mode=modes[0],  # type: ignore[arg-type]
                 ports={p.name: p.port for p in service.ports},
                 model=f"{MODELS_DIR}/golden/{module}.gguf" if needs_model else None,
             )
-            return render_service(manifest, target, profile, cap)
     return None
 
 
-def _cases() -> list[tuple[str, str]]:
-    return [
-        (module, machine)
-        for module in sorted(CATALOG)
-        if CATALOG[module].service is not None
-        for machine in NAMES
-        if _case(module, machine) is not None
-    ]
+def _case(module: str, machine: str) -> RenderedService | None:
+    target = _target(module, machine)
+    if target is None:
+        return None
+    profile = probe(machine)
+    cap = evaluate(SHIPPED.tiers, SHIPPED.policies, facts_from(profile))
+    return render_service(CATALOG[module], target, profile, cap)
 
 
-def _expected() -> dict[Path, str]:
-    files: dict[Path, str] = {}
-    for module, machine in _cases():
-        rendered = _case(module, machine)
-        assert rendered is not None
-        files[GOLDEN / module / f"{machine}.service"] = rendered.unit.render()
-        files[GOLDEN / module / f"{machine}.tunables.conf"] = rendered.tunables.render()
-    for machine in NAMES:
-        minors = sorted(
-            {m for mod, mach in _cases() if mach == machine for m in _gpu_minors(mod, mach)}
-        )
-        if minors:
-            path = GOLDEN / "_helpers" / NVIDIA_DEVICES_UNIT.removesuffix(".service")
-            files[path / f"{machine}.service"] = render_nvidia_devices(tuple(minors)).render()
-    return files
+CASES = [
+    (module, machine)
+    for module in sorted(CATALOG)
+    if CATALOG[module].service is not None
+    for machine in NAMES
+    if _target(module, machine) is not None
+]
+HELPER = GOLDEN / "_helpers" / NVIDIA_DEVICES_UNIT.removesuffix(".service")
 
 
-def _gpu_minors(module: str, machine: str) -> tuple[int, ...]:
+def _files(module: str, machine: str) -> dict[Path, str]:
     rendered = _case(module, machine)
-    return rendered.gpu.nvidia_minors if rendered and rendered.gpu else ()
+    assert rendered is not None
+    return {
+        GOLDEN / module / f"{machine}.service": rendered.unit.render(),
+        GOLDEN / module / f"{machine}.tunables.conf": rendered.tunables.render(),
+    }
 
 
-EXPECTED = _expected()
+def _helper_files(machine: str) -> dict[Path, str]:
+    minors: set[int] = set()
+    for module, mach in CASES:
+        rendered = _case(module, mach) if mach == machine else None
+        if rendered is not None and rendered.gpu is not None:
+            minors.update(rendered.gpu.nvidia_minors)
+    if not minors:
+        return {}
+    return {HELPER / f"{machine}.service": render_nvidia_devices(tuple(sorted(minors))).render()}
 
 
-@pytest.mark.parametrize("path", sorted(EXPECTED), ids=lambda p: str(p.relative_to(GOLDEN)))
-def test_unit_matches_golden(path: Path) -> None:
-    if UPDATE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(EXPECTED[path])
-    assert path.exists(), f"no golden {path.relative_to(REPO)}: run with LAIS_UPDATE_GOLDEN=1"
-    assert path.read_text() == EXPECTED[path]
+def _check(files: dict[Path, str]) -> None:
+    for path, text in files.items():
+        if UPDATE:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        assert path.exists(), f"no golden {path.relative_to(REPO)}: run with LAIS_UPDATE_GOLDEN=1"
+        assert path.read_text() == text, path.relative_to(REPO)
+
+
+@pytest.mark.parametrize(("module", "machine"), CASES, ids=[f"{a}/{b}" for a, b in CASES])
+def test_unit_matches_golden(module: str, machine: str) -> None:
+    _check(_files(module, machine))
+
+
+@pytest.mark.parametrize("machine", NAMES)
+def test_nvidia_devices_unit_matches_golden(machine: str) -> None:
+    _check(_helper_files(machine))
 
 
 def test_no_stale_golden_is_left() -> None:
+    expected: set[Path] = set()
+    for module, machine in CASES:
+        expected |= set(_files(module, machine))
+    for machine in NAMES:
+        expected |= set(_helper_files(machine))
     found = {p for p in GOLDEN.rglob("*") if p.is_file()}
-    stale = found - set(EXPECTED)
+    stale = found - expected
     if UPDATE:
         for p in stale:
             p.unlink()
@@ -115,7 +134,7 @@ def test_no_stale_golden_is_left() -> None:
 def test_the_goldens_cover_venv_and_gpu_machines() -> None:
     """The cases the shipped catalog gives today; a catalog change that drops one of these
     kinds of unit shows here, not only as deleted goldens."""
-    cases = set(_cases())
+    cases = set(CASES)
     assert ("vllm", "rtx4090") in cases
     assert ("vllm", "a100x2-nvlink") in cases
     assert ("comfyui", "rx7900xtx") in cases  # AMD GPU: /dev/kfd and the render node
@@ -124,3 +143,4 @@ def test_the_goldens_cover_venv_and_gpu_machines() -> None:
     assert a100 is not None
     assert a100.gpu is not None
     assert a100.gpu.nvidia_minors == (0, 1)
+    assert set(_helper_files("a100x2-nvlink")) == {HELPER / "a100x2-nvlink.service"}
