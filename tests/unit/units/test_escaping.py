@@ -263,3 +263,25 @@ def test_the_refusal_names_the_line_break(value: str, name: str) -> None:
     with pytest.raises(InvalidArgs, match=rf"^f: {re.escape(repr(value))} holds {name}; ") as err:
         unitfile.one_line(value, "f")
     assert err.value.hint == "give the value without line breaks"
+
+
+def test_control_characters_never_reach_the_file_raw() -> None:
+    rendered = unitfile.exec_command(["/x", "a\x01b\x7fc d\te"], "cmd")
+    assert rendered.isprintable()
+    assert rendered == '/x "a\\x01b\\x7fc d\\te"'  # a space stays a space inside quotes
+
+
+def test_path_refusals_say_why_and_what_to_do() -> None:
+    with pytest.raises(InvalidArgs, match=r"^p: 'a' is not an absolute path$"):
+        unitfile.path("a", "p")
+    with pytest.raises(InvalidArgs, match=r"^p: .*control character"):
+        unitfile.path("/a\x7f", "p")
+    with pytest.raises(InvalidArgs, match="read the same way in every release's path lists") as e:
+        unitfile.path("/a\\b", "p")
+    assert e.value.hint == "rename the file or directory"
+    with pytest.raises(InvalidArgs, match=r"other than tab$"):
+        unitfile.env_assignment("X", "\x01", "env")
+    assert unitfile.path("/a:b", "p") == '"/a:b"'
+    assert unitfile.path("/a'b", "p") == '"/a\'b"'
+    assert unitfile.path("/a b", "p") == '"/a b"'
+    assert unitfile.path("/aXb", "p") == "/aXb"

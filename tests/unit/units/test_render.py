@@ -187,7 +187,7 @@ def test_no_model_no_bind_and_no_group() -> None:
     assert r.unit.values("Service", "SupplementaryGroups") == ()
 
 
-@pytest.mark.parametrize("model", ["m.gguf", "/a/../b", "/a/./b", "/a//b", "/a/b/"])
+@pytest.mark.parametrize("model", ["m.gguf", "/a/../b", "/a/./b", "/a//b", "/a/b/", "//m"])
 def test_the_model_path_is_absolute_and_normalized(model: str) -> None:
     m = manifest(command=["{payload}/bin/srv", "{model}"])
     with pytest.raises(InvalidArgs, match=r"^model: .*normalized absolute path"):
@@ -259,6 +259,7 @@ def test_the_payload_is_the_current_link_and_placeholders_expand() -> None:
             {},
             r"^service\.command\[1\]: \{nope\} is not a placeholder",
         ),
+        ({"command": ["/x", "{port}"]}, {}, r"\{port\} is not a placeholder units know"),
         ({"command": ["/x", "{port:dns}"]}, {}, r"\{port:dns\} names no port of this module"),
         ({"command": ["/x", "{setting:y}"]}, {}, r"\{setting:y\} names no setting"),
         ({"command": ["/x", "{model}"]}, {}, r"needs a model and none is set"),
@@ -316,3 +317,20 @@ def test_the_builder_keeps_order_and_repeats_and_checks_names() -> None:
     ):
         with pytest.raises(InvalidArgs, match="is not a unit file"):
             UnitFileBuilder().add(section, key, "v")
+
+
+def test_a_native_mode_renders_like_a_venv_one() -> None:
+    data = copy.deepcopy(BASE)
+    data["versions"][0]["modes"]["native"] = {
+        "artifacts": {"x86_64": {"url": "https://example.org/s.tgz", "sha256": "ab" * 32}},
+        "entrypoint": "bin/srv",
+    }
+    r = render(Manifest.model_validate(data), probe("laptop-cpu-only"), mode="native")
+    assert r.unit.header[1] == "module srv 1.0, native mode"
+    data["versions"][0]["modes"] = {
+        "native": data["versions"][0]["modes"]["native"],
+        "prefer": ["native"],
+    }
+    native_only = Manifest.model_validate(data)
+    with pytest.raises(InvalidArgs, match=r"has no venv mode to run as a service unit$"):
+        render(native_only, probe("laptop-cpu-only"))
