@@ -3,7 +3,7 @@
 SHELL := /bin/sh
 VENV = $(shell scripts/dev-env.sh)
 
-.PHONY: test unit bus system demo demo-shell deb lint fmt type bench env clean
+.PHONY: test unit bus system mutation demo demo-shell deb lint fmt type bench env clean
 
 test:
 	scripts/run-tests.sh
@@ -16,6 +16,10 @@ bus:
 
 system:
 	scripts/run-tests.sh tests/system
+
+# Every mutant of the pure cores (docs/quality.md); rewrites tests/gates/mutation-baseline.json.
+mutation:
+	cd $(CURDIR) && $(VENV)/bin/python -m tests.gates.mutation full
 
 # Build the .deb, boot a disposable Debian 13, install it, tour it, tear it down.
 demo:

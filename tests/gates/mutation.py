@@ -51,7 +51,13 @@ HERE = Path(__file__).resolve().parent
 BASELINE = HERE / "mutation-baseline.json"
 SURVIVORS = HERE / "survivors"  # one YAML list per core package: policy.yaml, ...
 # The pure cores (issue 11): policy, catalog, hardware; renderers and fit join as they land.
-CORES = ("lais_agent/policy", "lais_agent/catalog", "lais_agent/hardware")
+CORES = (
+    "lais_agent/policy",
+    "lais_agent/catalog",
+    "lais_agent/hardware",
+    "lais_agent/units",
+    "lais_agent/state",
+)
 SAMPLE_FRACTION = 0.15
 # CPU seconds of mutant runs the sample may take (the full run records each function's cost);
 # changed functions are always run, whatever they cost
@@ -242,10 +248,11 @@ def mutant_sources(dest: Path) -> dict[str, str]:
         nodes = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
         for cls in (n for n in tree.body if isinstance(n, ast.ClassDef)):
             nodes += [n for n in cls.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        lines = text.splitlines()  # (ast.get_source_segment splits the file on every call)
         for node in nodes:
             if "__mutmut_" in node.name:
-                body = (ast.get_source_segment(text, node) or "").split("\n", 1)[-1]
-                sources[f"{mod}.{node.name}"] = body
+                body = lines[node.body[0].lineno - 1 : node.end_lineno]
+                sources[f"{mod}.{node.name}"] = "\n".join(body)
     return sources
 
 
@@ -259,6 +266,43 @@ def change_of(sources: dict[str, str], mutant: str) -> str:
             continue
         lines.append(line[0] + line[1:].strip())
     return "\n".join(lines)
+
+
+def type_rejected(dest: Path) -> set[str]:
+    """Mutants mypy --strict rejects: CI's type gate would stop them, so they count as killed.
+
+    One mypy run over mutmut's copy, where each mutant is a function of its own; an error
+    inside ``x_f__mutmut_4`` names that mutant. (mutmut's own type_check_command does the
+    same before running; done after, it also judges a run that is already finished.)"""
+    mypy = Path(sys.executable).with_name("mypy")
+    out = subprocess.run(
+        [str(mypy), "--output", "json", "--cache-dir", str(dest / ".mypy-cache")],
+        cwd=dest / "mutants",
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    lines_by_file: dict[str, set[int]] = {}
+    for line in out.splitlines():
+        if line.strip():
+            err = json.loads(line)
+            if err.get("severity") == "error":
+                lines_by_file.setdefault(err["file"], set()).add(int(err["line"]))
+    rejected: set[str] = set()
+    for file, lines in lines_by_file.items():
+        path = dest / "mutants" / file
+        if not path.is_file():
+            continue
+        mod = module_name(Path(file), Path())
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and re.search(
+                r"__mutmut_\d+$", node.name
+            ):
+                end = node.end_lineno or node.lineno
+                if any(node.lineno <= n <= end for n in lines):
+                    rejected.add(f"{mod}.{node.name}")
+    return rejected
 
 
 # ---------------------------------------------------------------- judging
@@ -351,6 +395,19 @@ def record_open(new: list[tuple[str, str, str]], reason: str) -> None:
             out.write(yaml.safe_dump(items, sort_keys=False, allow_unicode=True, width=100))
 
 
+def prune(alive: set[tuple[str, str]]) -> int:
+    """Drop listed entries no survivor matches any more (killed, or the line changed)."""
+    dropped = 0
+    for path in sorted(SURVIVORS.glob("*.yaml")):
+        entries = yaml.safe_load(path.read_text()) or []
+        kept = [e for e in entries if (e["function"], e["change"].strip()) in alive]
+        if len(kept) != len(entries):
+            dropped += len(entries) - len(kept)
+            text = yaml.safe_dump(kept, sort_keys=False, allow_unicode=True, width=100)
+            path.write_text(text if kept else "[]\n")
+    return dropped
+
+
 def tree_seed() -> str:
     out = subprocess.run(
         ["git", "rev-parse", "HEAD^{tree}"], cwd=REPO, capture_output=True, text=True, check=False
@@ -405,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         prepare(dest)
         run_mutmut(dest, patterns)
     status, cost = results(dest)
+    for mutant in type_rejected(dest) & {m for m, st in status.items() if st in BAD}:
+        status[mutant] = "caught by type check"
     if patterns:
         status = {m: s for m, s in status.items() if any(fnmatch(m, p) for p in patterns)}
     sources = mutant_sources(dest)
@@ -418,6 +477,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.mode == "full" and not args.only:
         current = all_functions(dest)  # what was mutated, even if the checkout moved on since
+        alive = {(function_of(m), changes[m]) for m in changes}
+        dropped = prune(alive)
+        if dropped:
+            print(f"mutation: {dropped} listed survivors are gone (killed or edited): unlisted")
         if args.record_open and j.new:
             record_open(j.new, args.record_open)
             print(f"mutation: {len(j.new)} survivors recorded as open in {SURVIVORS.name}/")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.gates import coverage_floors as cov
@@ -157,3 +158,27 @@ def test_the_score_leaves_equivalents_out() -> None:
     status = {"a": "killed", "b": "killed", "c": "survived", "d": "timeout"}
     assert mut.score(status, equivalents=1)["score"] == 100.0
     assert mut.score(status, equivalents=0)["score"] == 75.0
+
+
+def test_a_full_run_unlists_survivors_that_are_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mut, "SURVIVORS", tmp_path)
+    entries = [
+        {
+            "function": "lais_agent.policy.x.x_f",
+            "change": "-a\n+b",
+            "verdict": "open",
+            "reason": "r",
+        },
+        {
+            "function": "lais_agent.policy.x.x_f",
+            "change": "-c\n+d",
+            "verdict": "open",
+            "reason": "r",
+        },
+    ]
+    (tmp_path / "policy.yaml").write_text(yaml.safe_dump(entries))
+    assert mut.prune({("lais_agent.policy.x.x_f", "-c\n+d")}) == 1
+    kept = yaml.safe_load((tmp_path / "policy.yaml").read_text())
+    assert [e["change"] for e in kept] == ["-c\n+d"]
