@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -182,3 +184,34 @@ def test_a_full_run_unlists_survivors_that_are_gone(
     assert mut.prune({("lais_agent.policy.x.x_f", "-c\n+d")}) == 1
     kept = yaml.safe_load((tmp_path / "policy.yaml").read_text())
     assert [e["change"] for e in kept] == ["-c\n+d"]
+
+
+def test_coverage_floors_never_fell_in_the_history_of_the_file() -> None:
+    """The ratchet: every committed version of the floors file (and the working copy) is at
+    least the one before it, layer by layer."""
+    path = cov.FLOORS.relative_to(REPO)
+    revs = subprocess.run(
+        ["git", "log", "--reverse", "--format=%H", "--", str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    versions = [
+        yaml.safe_load(
+            subprocess.run(
+                ["git", "show", f"{rev}:{path}"],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )["floors"]
+        for rev in revs
+    ]
+    versions.append(yaml.safe_load(cov.FLOORS.read_text())["floors"])
+    for before, after in itertools.pairwise(versions):
+        lowered = {
+            k: (before[k], after[k]) for k in before.keys() & after.keys() if after[k] < before[k]
+        }
+        assert not lowered, f"coverage floors lowered: {lowered}"
