@@ -88,7 +88,7 @@ class FakeNvml:
         return SimpleNamespace(busId=handle["links"][link])
 
 
-FULL = {
+FULL: dict[str, Any] = {
     "bus": "00000000:01:00.0",
     "name": "NVIDIA H100",
     "uuid": "GPU-1",
@@ -158,7 +158,7 @@ def test_each_failing_optional_answer_is_an_issue_named_by_what_failed() -> None
 
 
 def test_a_device_that_cannot_be_named_is_skipped_with_an_issue() -> None:
-    devices_in = [{"bus": "00000000:01:00.0", "name": ValueError()}, FULL]
+    devices_in: list[dict[str, Any]] = [{"bus": "00000000:01:00.0", "name": ValueError()}, FULL]
     issues: list[Issue] = []
     _, devices = probe_nvml(lambda: FakeNvml(devices_in), issues)
     assert [d.name for d in devices] == ["NVIDIA H100"]
