@@ -49,3 +49,19 @@ def test_a_malformed_policy_file_points_at_the_format_docs(tmp_path: Path) -> No
     with pytest.raises(InvalidConfig) as caught:
         load_policies(SHIPPED, admin)
     assert caught.value.hint == "see docs/policies.md for the format"
+
+
+def test_policy_files_are_utf8_whatever_the_default_encoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def latin1_default(encoding: str | None, stacklevel: int = 2) -> str:
+        return encoding if encoding is not None else "latin-1"
+
+    monkeypatch.setattr("io.text_encoding", latin1_default)  # what Path.read_text asks
+    admin = tmp_path / "policies.d"
+    admin.mkdir()
+    text = (SHIPPED / "00-tiers.yaml").read_text(encoding="utf-8")
+    text = text.replace("title: CPU only (small models on the CPU)", "title: CPU — Größe")
+    (admin / "00-tiers.yaml").write_bytes(text.encode())
+    tiers = load_policies(SHIPPED, admin).tiers.tiers
+    assert [t.title for t in tiers if t.id == "tier0-cpu"] == ["CPU — Größe"]
