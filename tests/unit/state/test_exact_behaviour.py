@@ -289,3 +289,15 @@ def test_settings_are_stored_as_canonical_json(store: StateStore, tmp_path: Path
     module = store.get("m")
     assert module is not None
     assert list(module.settings["k"]) == ["a", "b"]  # type: ignore[arg-type]
+
+
+def test_a_connection_is_in_autocommit_mode(tmp_path: Path) -> None:
+    conn = db.connect(tmp_path)
+    try:
+        assert conn.isolation_level is None
+        conn.execute(
+            "INSERT INTO history (module, operation, at, result) VALUES ('m', 'x', 't', 'ok')"
+        )
+        assert not conn.in_transaction  # no implicit BEGIN before a write
+    finally:
+        conn.close()
