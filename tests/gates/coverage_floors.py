@@ -7,8 +7,8 @@ COVERAGE_JSON is what ``coverage json`` writes after the unit and bus tiers (the
 laisctl processes the bus tests start included). A layer's figure counts statements and
 branches together, as coverage.py's own percentage does. The floors live in
 ``tests/gates/coverage-floors.yaml``; ``--raise`` only ever lifts them (to the figure rounded
-down to the half point), never lowers one: lowering a floor is an edit someone must justify
-in review.
+down to the half point, less one point of slack), never lowers one: lowering a floor is an
+edit someone must justify in review.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from pathlib import Path
 import yaml
 
 FLOORS = Path(__file__).with_name("coverage-floors.yaml")
+# what a raised floor leaves below today's figure: the bus tests probe the host that runs them
+# (its GPUs, udev), so a few branches differ from one machine to the next
+SLACK = 1.0
 
 
 @dataclass
@@ -98,7 +101,7 @@ def judge(
 def raised(floors: dict[str, float], by_layer: dict[str, Tally]) -> dict[str, float]:
     new = dict(floors)
     for layer, t in by_layer.items():
-        candidate = math.floor(t.percent * 2) / 2
+        candidate = math.floor(t.percent * 2) / 2 - SLACK
         new[layer] = max(floors.get(layer, 0.0), candidate)
     return new
 

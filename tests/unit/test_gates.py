@@ -65,7 +65,7 @@ def test_floors_only_rise() -> None:
     )
     by_layer, _ = cov.judge(packages, LAYERS, {})
     new = cov.raised({"interfaces": 80.0, "base": 95.0}, by_layer)
-    assert new == {"interfaces": 87.0, "base": 95.0}  # 87.3 -> 87.0; 90 stays under 95
+    assert new == {"interfaces": 86.0, "base": 95.0}  # 87.3 -> 87.0 less slack; 90 < 95
 
 
 def test_the_shipped_floors_cover_every_package_of_the_agent() -> None:
