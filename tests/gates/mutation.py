@@ -395,12 +395,18 @@ def record_open(new: list[tuple[str, str, str]], reason: str) -> None:
             out.write(yaml.safe_dump(items, sort_keys=False, allow_unicode=True, width=100))
 
 
-def prune(alive: set[tuple[str, str]]) -> int:
-    """Drop listed entries no survivor matches any more (killed, or the line changed)."""
+def prune(alive: set[tuple[str, str]], scope: set[str] | None = None) -> int:
+    """Drop listed entries (of functions in ``scope``; all when None) that no survivor
+    matches any more: killed, or the line changed."""
     dropped = 0
     for path in sorted(SURVIVORS.glob("*.yaml")):
         entries = yaml.safe_load(path.read_text()) or []
-        kept = [e for e in entries if (e["function"], e["change"].strip()) in alive]
+        kept = [
+            e
+            for e in entries
+            if (e["function"], e["change"].strip()) in alive
+            or (scope is not None and e["function"] not in scope)
+        ]
         if len(kept) != len(entries):
             dropped += len(entries) - len(kept)
             text = yaml.safe_dump(kept, sort_keys=False, allow_unicode=True, width=100)
@@ -431,6 +437,11 @@ def main(argv: list[str] | None = None) -> int:
         help="run only mutants whose name matches (e.g. 'lais_agent.policy.facts.*'); repeatable",
     )
     ap.add_argument(
+        "--changed",
+        action="store_true",
+        help="full: only the functions new or changed since the record, merged into it",
+    )
+    ap.add_argument(
         "--judge-only",
         action="store_true",
         help="judge the last run's results again (after editing survivors/), run nothing",
@@ -443,6 +454,13 @@ def main(argv: list[str] | None = None) -> int:
     patterns: list[str] = []
     if args.only:
         patterns = list(args.only)
+    elif args.mode == "full" and args.changed:
+        recorded = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+        changed, _ = select(current, recorded.get("functions", {}), "", budget=0.0)
+        print(f"mutation: {len(changed)} new or changed functions since the last record")
+        if not changed:
+            return 0
+        patterns = [f"{f}__mutmut_*" for f in sorted(changed)]
     elif args.mode == "ci" and not args.all:
         recorded = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
         changed, sampled = select(
@@ -478,10 +496,16 @@ def main(argv: list[str] | None = None) -> int:
     summary["seconds"] = round(time.monotonic() - started)
     print(f"mutation: {json.dumps(summary)}")
 
-    if args.mode == "full" and not args.only:
+    if args.mode == "full":
         current = all_functions(dest)  # what was mutated, even if the checkout moved on since
+        # with --only, the run covers (and updates the record of) the matching functions only
+        scope = {
+            f
+            for f in current
+            if not patterns or any(fnmatch(f + "__mutmut_1", p) for p in patterns)
+        }
         alive = {(function_of(m), changes[m]) for m in changes}
-        dropped = prune(alive)
+        dropped = prune(alive, scope if patterns else None)
         if dropped:
             print(f"mutation: {dropped} listed survivors are gone (killed or edited): unlisted")
         if args.record_open and j.new:
@@ -489,12 +513,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mutation: {len(j.new)} survivors recorded as open in {SURVIVORS.name}/")
             j.new = []
         summary["new"] = len(j.new)
-        BASELINE.write_text(
-            json.dumps(
-                {"summary": summary, "functions": current, "cost": cost}, indent=1, sort_keys=True
-            )
-            + "\n"
-        )
+        if patterns:
+            record = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+            functions = {f: h for f, h in record.get("functions", {}).items() if f not in scope} | {
+                f: current[f] for f in scope
+            }
+            costs = {f: c for f, c in record.get("cost", {}).items() if f not in scope}
+            costs |= {f: c for f, c in cost.items() if f in scope}
+            merged = [*record.get("merged", []), {"only": patterns, "summary": summary}]
+            record |= {"functions": functions, "cost": costs, "merged": merged}
+        else:
+            record = {"summary": summary, "functions": current, "cost": cost}
+        BASELINE.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
         print(f"mutation: baseline written to {BASELINE.relative_to(REPO)}")
     for mutant, st, change in j.new:
         print(f"\nmutation: {st}: {mutant}\n{change}", file=sys.stderr)
