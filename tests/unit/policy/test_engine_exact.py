@@ -31,7 +31,7 @@ TIERS = TierSet(
 
 
 def _rule(rid: str, match: Match | None = None, **limits: object) -> Rule:
-    return Rule(id=rid, match=match or Match(), limits=Limits(**limits))  # type: ignore[arg-type]
+    return Rule(id=rid, match=match or Match(), limits=Limits(**limits))
 
 
 def _matching(*rules: Rule) -> tuple[str, ...]:
@@ -94,7 +94,7 @@ def test_deny_reasons_list_every_runtime_and_mode() -> None:
 
 def test_a_tierset_without_a_free_tier_fails_loudly() -> None:
     broken = TierSet.model_construct(
-        apiVersion=API_VERSION,
+        apiVersion="localaistack.org/v1",
         kind="TierSet",
         tiers=(Tier(id="t1", rank=1, title="one", requires=HardwareMinimums(ram_gib=8)),),
     )
