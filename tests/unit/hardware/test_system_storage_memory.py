@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from lais_agent.hardware.detect import ProbeSources, detect
 from lais_agent.hardware.memory import parse_meminfo, probe_memory
+from lais_agent.hardware.nvidia import Nvml
 from lais_agent.hardware.profile import Issue, Memory
 from lais_agent.hardware.storage import find_mount, probe_storage
 from lais_agent.hardware.system import parse_os_release, probe_os
@@ -158,3 +160,16 @@ def test_no_meminfo_is_only_the_missing_file(tmp_path: Path) -> None:
     issues: list[Issue] = []
     assert probe_memory(tmp_path, issues) == Memory(None, None, None, None)
     assert issues == [Issue("memory", f"{tmp_path / 'proc/meminfo'} does not exist")]
+
+
+def _no_nvml() -> Nvml:
+    raise ImportError("No module named 'pynvml'")
+
+
+def test_the_store_is_measured_under_the_root(tmp_path: Path) -> None:
+    # /proc has no blocks: a measurement of the link's target, not of the tree's filesystem
+    # or the host's /Xstore, shows as zero bytes
+    (tmp_path / "Xstore").symlink_to("/proc")
+    profile = detect(ProbeSources(root=tmp_path, store_path="/Xstore", nvml_factory=_no_nvml))
+    assert profile.storage.total_bytes == 0
+    assert os.statvfs(tmp_path).f_blocks > 0
