@@ -154,6 +154,13 @@ def test_mode_reasons_on_a_machine_that_lacks_what_they_need() -> None:
     )
 
 
+def test_versions_that_do_not_parse_meet_no_constraint() -> None:
+    srv = module("srv", {"venv": {"requirements": ["srv"]}, "prefer": ["venv"]})
+    assert _reasons("rtx4090", srv, python="3.x-custom") == (
+        "venv: needs Python >=3.10; this system has 3.x-custom",
+    )
+
+
 def test_hardware_reasons_and_mode_reasons_are_both_given() -> None:
     srv = module(
         "srv",
